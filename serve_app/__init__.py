@@ -1,0 +1,3 @@
+"""Roboflow-compatible computer-vision inference on Ray Serve."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,11 @@
+"""Typed configuration: environment settings and the application config."""
+
+from serve_app.config.app_config import (
+    AppConfig,
+    BatchingConfig,
+    DeploymentConfig,
+    EngineConfig,
+)
+from serve_app.config.settings import ServerSettings
+
+__all__ = ["AppConfig", "BatchingConfig", "DeploymentConfig", "EngineConfig", "ServerSettings"]

@@ -1,0 +1,61 @@
+"""The typed application config: ``args`` of a ``serve run`` YAML, a KubeRay
+``serveConfigV2`` or a Python caller all validate against :class:`AppConfig`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from serve_app.config.settings import ServerSettings
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeploymentConfig(_Strict):
+    """Ray Serve options of one deployment. Fractional CPUs let the whole graph fit
+    on a 2-core machine; every Ray actor asks for a full CPU otherwise."""
+
+    num_replicas: int = Field(1, ge=1)
+    num_cpus: float = Field(0.25, ge=0)
+    num_gpus: float = Field(0.0, ge=0)
+    max_ongoing_requests: int = Field(64, ge=1)
+
+    def ray_options(self) -> dict[str, Any]:
+        return {
+            "num_replicas": self.num_replicas,
+            "max_ongoing_requests": self.max_ongoing_requests,
+            "ray_actor_options": {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus},
+        }
+
+
+class BatchingConfig(_Strict):
+    """``@serve.batch`` knobs of the model replica."""
+
+    max_batch_size: int = Field(8, ge=1)
+    batch_wait_timeout_s: float = Field(0.005, ge=0)
+
+
+class EngineConfig(_Strict):
+    backend: Literal["onnxruntime"] = "onnxruntime"
+    num_threads: int = Field(0, ge=0)
+    """Intra-op threads per model; 0 lets the runtime choose (one per core)."""
+
+
+class AppConfig(_Strict):
+    name: str = "rfserve"
+    ingress: DeploymentConfig = DeploymentConfig(num_cpus=0.2)
+    preprocessing: DeploymentConfig = DeploymentConfig(num_cpus=0.3)
+    model: DeploymentConfig = DeploymentConfig(num_cpus=0.5, max_ongoing_requests=128)
+    batching: BatchingConfig = BatchingConfig()
+    engine: EngineConfig = EngineConfig()
+    settings: ServerSettings = Field(default_factory=ServerSettings)
+    """Overrides for environment settings; the environment fills in the rest."""
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _settings_over_environment(cls, value: object) -> object:
+        # Building through __init__ merges the environment under the YAML values.
+        return ServerSettings(**value) if isinstance(value, dict) else value

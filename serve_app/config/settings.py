@@ -1,0 +1,68 @@
+"""Server settings from the environment: the only place that reads ``os.environ``.
+
+Names follow the Roboflow inference server where it has one (``MODEL_CACHE_DIR``,
+``API_BASE_URL``, ``ROBOFLOW_API_KEY``, ``MAX_ACTIVE_MODELS``, ``PRELOAD_MODELS``), so
+users can switch servers without relearning; settings of our own start with
+``RFSERVE_``. Settings are resolved once, by the application builder, and handed to
+every deployment, so replicas on other nodes see the same values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+WeightSourceName = Literal["local", "s3", "roboflow"]
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+    model_cache_dir: Path = Field(Path("/tmp/cache"), validation_alias="MODEL_CACHE_DIR")
+    """Where model packages live on disk: ``{dir}/{dataset}/{version}/``."""
+
+    api_base_url: str = Field("https://api.roboflow.com", validation_alias="API_BASE_URL")
+    roboflow_api_key: SecretStr | None = Field(None, validation_alias="ROBOFLOW_API_KEY")
+
+    max_active_models: int = Field(8, ge=1, validation_alias="MAX_ACTIVE_MODELS")
+    """Models held by each model replica before the least recently used is unloaded."""
+
+    preload_models: CommaList = Field(default_factory=list, validation_alias="PRELOAD_MODELS")
+
+    weight_sources: Annotated[list[WeightSourceName], NoDecode] = Field(
+        default_factory=lambda: ["local", "s3", "roboflow"],
+        validation_alias="RFSERVE_WEIGHT_SOURCES",
+    )
+    """Order in which sources are asked for a model missing from the cache."""
+
+    local_models_dir: Path | None = Field(None, validation_alias="RFSERVE_LOCAL_MODELS_DIR")
+    """Extra read-only folder of model packages, searched before the bundled models."""
+
+    allow_pickled_numpy: bool = Field(False, validation_alias="RFSERVE_ALLOW_PICKLED_NUMPY")
+    """Accept pickled NumPy payloads. Unpickling runs arbitrary code: trusted clients only."""
+
+    url_allow_networks: CommaList = Field(
+        default_factory=list, validation_alias="RFSERVE_URL_ALLOW_NETWORKS"
+    )
+    """Hosts or CIDR networks that image URLs may reach although private or loopback."""
+
+    url_max_bytes: int = Field(20 * 2**20, gt=0, validation_alias="RFSERVE_URL_MAX_BYTES")
+    url_timeout_s: float = Field(10.0, gt=0, validation_alias="RFSERVE_URL_TIMEOUT_S")
+    url_max_redirects: int = Field(3, ge=0, validation_alias="RFSERVE_URL_MAX_REDIRECTS")
+
+    max_image_pixels: int = Field(
+        8192 * 8192, gt=0, validation_alias="RFSERVE_MAX_IMAGE_PIXELS"
+    )
+    """Larger decoded images are refused, so one request cannot exhaust memory."""
+
+    @field_validator("preload_models", "url_allow_networks", "weight_sources", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value

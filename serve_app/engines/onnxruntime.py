@@ -1,0 +1,40 @@
+"""ONNX Runtime on CPU (x86 and ARM)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from serve_app.engines.base import Engine
+
+
+class OnnxRuntimeEngine(Engine):
+    def __init__(self, weights: Path, batch_size: int | None, num_threads: int = 0) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = num_threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            str(weights), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._input_name = self._session.get_inputs()[0].name
+        self._batch_size = batch_size
+
+    def infer(self, images: np.ndarray) -> list[np.ndarray]:
+        tensor = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
+        tensor *= 1.0 / 255.0
+        if self._batch_size is None:
+            return list(self._session.run(None, {self._input_name: tensor}))
+        # A network exported with a fixed batch runs in chunks of exactly that size.
+        chunks = []
+        n = self._batch_size
+        for start in range(0, len(tensor), n):
+            chunk = tensor[start : start + n]
+            pad = n - len(chunk)
+            if pad:
+                chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
+            outputs = self._session.run(None, {self._input_name: chunk})
+            chunks.append([o[: n - pad] for o in outputs])
+        return [np.concatenate(parts) for parts in zip(*chunks)]

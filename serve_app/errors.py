@@ -1,0 +1,62 @@
+"""One error hierarchy for every stage; the ingress maps each class to its HTTP status.
+
+Errors cross Ray deployment boundaries, so each keeps its state in ``args`` and
+pickles cleanly. Messages are shown to clients: never put a secret in one.
+"""
+
+from __future__ import annotations
+
+
+class ServeAppError(Exception):
+    """Base class: a request failed for a reason the client should be told."""
+
+    status_code: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class InvalidRequestError(ServeAppError):
+    """The request is well-formed JSON but asks for something impossible."""
+
+    status_code = 400
+
+
+class InvalidImageError(InvalidRequestError):
+    """The image payload cannot be decoded or is not an image we accept."""
+
+
+class UrlNotAllowedError(InvalidImageError):
+    """An image URL points somewhere the server refuses to fetch from."""
+
+
+class ModelNotFoundError(ServeAppError):
+    status_code = 404
+
+
+class UnauthorizedError(ServeAppError):
+    status_code = 401
+
+
+class ForbiddenError(ServeAppError):
+    status_code = 403
+
+
+class ModelLoadError(ServeAppError):
+    """The model files exist but cannot be used (corrupt, wrong layout)."""
+
+    status_code = 500
+
+
+class UpstreamUnavailableError(ServeAppError):
+    """A weight source could not be reached."""
+
+    status_code = 503
+
+
+class UpstreamTimeoutError(ServeAppError):
+    status_code = 504

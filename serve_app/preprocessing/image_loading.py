@@ -1,0 +1,133 @@
+"""Turn a client's image payload into an HxWx3 uint8 BGR array.
+
+Payloads arrive as base64 text, a URL, a NumPy array or raw bytes (multipart).
+NumPy payloads are read in the ``.npy`` format without pickle: unpickling client
+data runs arbitrary code, so pickled arrays need ``RFSERVE_ALLOW_PICKLED_NUMPY``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import pickle
+from dataclasses import dataclass
+from enum import Enum
+
+import cv2
+import numpy as np
+
+from serve_app.config import ServerSettings
+from serve_app.errors import InvalidImageError
+from serve_app.preprocessing.url_fetch import UrlFetchPolicy, fetch_url
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+class ImageType(str, Enum):
+    BASE64 = "base64"
+    URL = "url"
+    NUMPY = "numpy"
+    BYTES = "bytes"
+    """Raw file bytes, as a multipart upload carries them."""
+
+
+@dataclass(frozen=True)
+class ImagePayload:
+    type: ImageType
+    value: str | bytes
+
+
+@dataclass(frozen=True)
+class LoadPolicy:
+    allow_pickled_numpy: bool
+    max_pixels: int
+    url: UrlFetchPolicy
+
+    @classmethod
+    def from_settings(cls, settings: ServerSettings) -> LoadPolicy:
+        return cls(
+            allow_pickled_numpy=settings.allow_pickled_numpy,
+            max_pixels=settings.max_image_pixels,
+            url=UrlFetchPolicy.from_settings(settings),
+        )
+
+
+def load_image(payload: ImagePayload, policy: LoadPolicy, auto_orient: bool = True) -> np.ndarray:
+    """Decode ``payload``; EXIF orientation is applied when ``auto_orient``."""
+    if payload.type is ImageType.NUMPY:
+        image = _array_to_bgr(_load_numpy(_as_bytes(payload.value), policy.allow_pickled_numpy))
+    else:
+        if payload.type is ImageType.URL:
+            data = fetch_url(str(payload.value), policy.url)
+        elif payload.type is ImageType.BASE64:
+            data = _b64decode(payload.value)
+        else:
+            data = _as_bytes(payload.value)
+        image = decode_image_bytes(data, auto_orient)
+    if image.shape[0] * image.shape[1] > policy.max_pixels:
+        raise InvalidImageError(
+            f"Image of {image.shape[1]}x{image.shape[0]} pixels exceeds the limit of "
+            f"{policy.max_pixels} pixels"
+        )
+    return image
+
+
+def decode_image_bytes(data: bytes, auto_orient: bool = True) -> np.ndarray:
+    """Decode an encoded image file (JPEG, PNG, WebP, BMP, TIFF...) to BGR uint8."""
+    flags = cv2.IMREAD_COLOR if auto_orient else cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    image = cv2.imdecode(buffer, flags) if buffer.size else None
+    if image is None:
+        raise InvalidImageError("Could not decode the image: not a supported image format")
+    return image
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else _b64decode(value)
+
+
+def _b64decode(value: str | bytes) -> bytes:
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+    if text.startswith("data:") and "," in text:  # a data URI: data:image/jpeg;base64,...
+        text = text.split(",", 1)[1]
+    try:
+        return base64.b64decode(text.strip(), validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidImageError(f"Image is not valid base64: {exc}") from None
+
+
+def _load_numpy(data: bytes, allow_pickle: bool) -> np.ndarray:
+    if data.startswith(_NPY_MAGIC):
+        try:
+            array = np.load(io.BytesIO(data), allow_pickle=False)
+        except ValueError as exc:
+            raise InvalidImageError(f"Invalid .npy payload: {exc}") from None
+    elif allow_pickle:
+        try:
+            array = pickle.loads(data)  # noqa: S301 - explicitly enabled by the operator
+        except Exception as exc:  # a corrupt pickle can raise nearly anything
+            raise InvalidImageError(f"Invalid pickled NumPy payload: {exc}") from None
+    else:
+        raise InvalidImageError(
+            "NumPy payloads must use the .npy format (numpy.save); pickled arrays are "
+            "refused unless the server sets RFSERVE_ALLOW_PICKLED_NUMPY=true"
+        )
+    if not isinstance(array, np.ndarray):
+        raise InvalidImageError("NumPy payload is not an array")
+    return array
+
+
+def _array_to_bgr(array: np.ndarray) -> np.ndarray:
+    """Accept HxW, HxWx1, HxWx3 (BGR) and HxWx4 (BGRA) uint8 arrays, as cv2 makes them."""
+    if array.dtype != np.uint8:
+        raise InvalidImageError(f"NumPy image must be uint8, got {array.dtype}")
+    if array.size == 0:
+        raise InvalidImageError("NumPy image is empty")
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
+        return cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if array.ndim == 3 and array.shape[2] == 4:
+        return cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
+    if array.ndim == 3 and array.shape[2] == 3:
+        return np.ascontiguousarray(array)
+    raise InvalidImageError(f"NumPy image must be HxW or HxWxC with C in 1, 3, 4; got {array.shape}")

@@ -1,0 +1,91 @@
+"""Geometric transforms from an original image to the network input, and back.
+
+Images are HxWx3 uint8 arrays. Every transform records how network-input pixels
+map to original-image pixels in a :class:`FrameTransform`, so decoders can put
+boxes and polygons back on the image the client sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import Enum
+
+import cv2
+import numpy as np
+
+
+class ResizeMode(str, Enum):
+    """Resize formats as Roboflow writes them in ``environment.json``."""
+
+    STRETCH = "Stretch to"
+    FIT_BLACK = "Fit (black edges) in"
+    FIT_WHITE = "Fit (white edges) in"
+    FIT_GREY = "Fit (grey edges) in"
+
+    @property
+    def pad_value(self) -> int:
+        return {ResizeMode.FIT_WHITE: 255, ResizeMode.FIT_GREY: 114}.get(self, 0)
+
+
+@dataclass(frozen=True)
+class FrameTransform:
+    """Affine map from network-input pixels to original-image pixels.
+
+    ``x_original = (x_input - pad_x) / scale_x + offset_x`` (likewise for y), where
+    the offset is where a static crop started in the original image.
+    """
+
+    original_width: int
+    original_height: int
+    scale_x: float = 1.0
+    scale_y: float = 1.0
+    pad_x: float = 0.0
+    pad_y: float = 0.0
+    offset_x: float = 0.0
+    offset_y: float = 0.0
+
+    def points_to_original(self, xy: np.ndarray) -> np.ndarray:
+        """Map an ``[..., 2]`` float array of (x, y) points and clip to the image."""
+        out = np.empty_like(xy, dtype=np.float32)
+        out[..., 0] = (xy[..., 0] - self.pad_x) / self.scale_x + self.offset_x
+        out[..., 1] = (xy[..., 1] - self.pad_y) / self.scale_y + self.offset_y
+        np.clip(out[..., 0], 0, self.original_width, out=out[..., 0])
+        np.clip(out[..., 1], 0, self.original_height, out=out[..., 1])
+        return out
+
+    def boxes_to_original(self, xyxy: np.ndarray) -> np.ndarray:
+        """Map ``[N, 4]`` x1, y1, x2, y2 boxes from network input to original pixels."""
+        return self.points_to_original(xyxy.reshape(-1, 2, 2)).reshape(-1, 4)
+
+    def with_offset(self, offset_x: float, offset_y: float, width: int, height: int) -> FrameTransform:
+        """The same map for an image that was cut out of a larger one at (offset_x, offset_y)."""
+        return replace(
+            self, offset_x=offset_x, offset_y=offset_y, original_width=width, original_height=height
+        )
+
+
+def resize_to_input(
+    image: np.ndarray, width: int, height: int, mode: ResizeMode
+) -> tuple[np.ndarray, FrameTransform]:
+    """Resize ``image`` to ``width`` x ``height`` as ``mode`` says.
+
+    Fit modes keep the aspect ratio and pad the borders evenly (the image sits in
+    the centre), as Roboflow's letterbox does.
+    """
+    h, w = image.shape[:2]
+    if mode is ResizeMode.STRETCH:
+        resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+        return resized, FrameTransform(w, h, scale_x=width / w, scale_y=height / h)
+    scale = min(width / w, height / h)
+    new_w = max(1, min(width, round(w * scale)))
+    new_h = max(1, min(height, round(h * scale)))
+    pad_x = (width - new_w) // 2
+    pad_y = (height - new_h) // 2
+    canvas = np.full((height, width) + image.shape[2:], mode.pad_value, dtype=image.dtype)
+    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = cv2.resize(
+        image, (new_w, new_h), interpolation=cv2.INTER_LINEAR
+    )
+    transform = FrameTransform(
+        w, h, scale_x=new_w / w, scale_y=new_h / h, pad_x=float(pad_x), pad_y=float(pad_y)
+    )
+    return canvas, transform

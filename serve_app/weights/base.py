@@ -1,0 +1,23 @@
+"""The seam between the model store and the places weights come from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from serve_app.weights.package import ModelId
+
+
+class WeightSource(Protocol):
+    """Somewhere model packages come from (a folder, a bucket, the Roboflow API)."""
+
+    name: str
+
+    def fetch(self, model_id: ModelId, dest: Path, api_key: str | None) -> bool:
+        """Write the package files of ``model_id`` into ``dest``, an empty folder.
+
+        Returns False when this source does not have the model, so the next source
+        is asked. Raises a :class:`~serve_app.errors.ServeAppError` for failures the
+        client must hear about (bad key, source unreachable).
+        """
+        ...
