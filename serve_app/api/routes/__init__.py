@@ -1,0 +1,1 @@
+"""One router per group of endpoints; the ingress includes them all."""
