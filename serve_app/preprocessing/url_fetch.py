@@ -41,7 +41,7 @@ _METADATA_IPS = frozenset(
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # Linux connects these to the local host
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_HEADERS = [(b"Accept-Encoding", b"identity"), (b"User-Agent", b"serve-app")]
+_HEADERS = ((b"Accept-Encoding", b"identity"), (b"User-Agent", b"serve-app"))
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ def _header(response: httpcore.Response, name: bytes) -> str | None:
 def _read_body(response: httpcore.Response, max_bytes: int, where: str) -> bytes:
     too_large = InvalidImageError(f"image at {where} is larger than {max_bytes} bytes")
     length = _header(response, b"content-length")
-    if length is not None and length.isdigit() and False:
+    if length is not None and length.isdigit() and int(length) > max_bytes:
         raise too_large  # refused before a byte of the body is read
     body = bytearray()
     for chunk in response.iter_stream():
