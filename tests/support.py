@@ -40,3 +40,32 @@ def box_of(prediction: dict[str, float]) -> tuple[float, float, float, float]:
     """x1, y1, x2, y2 of a Roboflow prediction (which gives the centre and size)."""
     x, y, w, h = prediction["x"], prediction["y"], prediction["width"], prediction["height"]
     return x - w / 2, y - h / 2, x + w / 2, y + h / 2
+
+
+def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """IoU of two x1, y1, x2, y2 boxes."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_count(
+    truths: list[tuple[int, tuple[float, ...]]],
+    predictions: list[tuple[int, tuple[float, ...]]],
+    iou_threshold: float = 0.5,
+) -> int:
+    """Greedy one-to-one matches of (class id, box) pairs, same class, IoU ≥ threshold."""
+    unmatched = list(predictions)
+    matched = 0
+    for cls, box in truths:
+        best = max(
+            (p for p in unmatched if p[0] == cls),
+            key=lambda p: box_iou(box, p[1]),
+            default=None,
+        )
+        if best is not None and box_iou(box, best[1]) >= iou_threshold:
+            unmatched.remove(best)
+            matched += 1
+    return matched

@@ -45,7 +45,10 @@ def test_kuberay_manifests_match_the_crds(path: Path) -> None:
     if not CRDS.is_dir():
         pytest.skip("KubeRay CRDs (../shared/kuberay-crds) are not beside this checkout")
     for doc in yaml.safe_load_all(path.read_text()):
-        kind_file = {"RayService": "ray.io_rayservices.yaml", "RayCluster": "ray.io_rayclusters.yaml"}[doc["kind"]]
+        kind_file = {
+            "RayService": "ray.io_rayservices.yaml",
+            "RayCluster": "ray.io_rayclusters.yaml",
+        }[doc["kind"]]
         jsonschema.validate(doc, _crd_schema(kind_file))
         if doc["kind"] == "RayService":
             _check_serve_config(yaml.safe_load(doc["spec"]["serveConfigV2"]))
@@ -62,5 +65,9 @@ def test_dockerfiles_copy_existing_paths_and_serve_a_config(path: Path) -> None:
 
 
 def test_every_deploy_file_kind_is_present() -> None:
-    assert {p.name for p in DOCKERFILES} >= {"Dockerfile.gpu", "Dockerfile.arm", "Dockerfile.jetson"}
+    assert {p.name for p in DOCKERFILES} >= {
+        "Dockerfile.gpu",
+        "Dockerfile.arm",
+        "Dockerfile.jetson",
+    }
     assert CONFIGS and MANIFESTS

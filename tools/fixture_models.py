@@ -76,7 +76,9 @@ def yolov8_detection_model(
     image_input = helper.make_tensor_value_info(
         "images", TensorProto.FLOAT, [batch or "batch", 3, height or "height", width or "width"]
     )
-    output = helper.make_tensor_value_info("output0", TensorProto.FLOAT, [batch or "batch", 4 + c, n])
+    output = helper.make_tensor_value_info(
+        "output0", TensorProto.FLOAT, [batch or "batch", 4 + c, n]
+    )
     graph = helper.make_graph(nodes, "fixture_yolov8", [image_input], [output], initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
@@ -112,15 +114,26 @@ def write_fixture_models(root: Path) -> dict[str, Path]:
     detection_type = {"type": "object-detection", "modelType": "yolov8n"}
     specs = {
         # Fixed 320x320 input, letterboxed.
-        "fixture-yolov8/1": (yolov8_detection_model(320, 320), resize_step(320, 320, "Fit (black edges) in")),
+        "fixture-yolov8/1": (
+            yolov8_detection_model(320, 320),
+            resize_step(320, 320, "Fit (black edges) in"),
+        ),
         # Symbolic height/width: the size comes from environment.json; stretched.
-        "fixture-yolov8/2": (yolov8_detection_model(None, None), resize_step(320, 256, "Stretch to")),
+        "fixture-yolov8/2": (
+            yolov8_detection_model(None, None),
+            resize_step(320, 256, "Stretch to"),
+        ),
         # A batch dimension fixed at 1, as some exports have.
-        "fixture-yolov8/3": (yolov8_detection_model(320, 320, batch=1), resize_step(320, 320, "Stretch to")),
+        "fixture-yolov8/3": (
+            yolov8_detection_model(320, 320, batch=1),
+            resize_step(320, 320, "Stretch to"),
+        ),
     }
     paths = {}
     for model_id, (model, preprocessing) in specs.items():
-        paths[model_id] = write_package(root / model_id, model, YOLOV8_CLASSES, preprocessing, detection_type)
+        paths[model_id] = write_package(
+            root / model_id, model, YOLOV8_CLASSES, preprocessing, detection_type
+        )
     return paths
 
 

@@ -26,9 +26,7 @@ def error_response(exc: BaseException) -> JSONResponse:
     if isinstance(exc, ServeAppError):
         return JSONResponse({"message": exc.message}, status_code=exc.status_code)
     logger.exception("Unhandled error while serving a request", exc_info=exc)
-    return JSONResponse(
-        {"message": f"Internal error: {type(exc).__name__}"}, status_code=500
-    )
+    return JSONResponse({"message": f"Internal error: {type(exc).__name__}"}, status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

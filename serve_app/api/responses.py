@@ -11,7 +11,10 @@ from serve_app.messages import Detections
 def detection_response(detections: Detections, elapsed_s: float) -> ObjectDetectionResponse:
     predictions = []
     for (x1, y1, x2, y2), conf, cid in zip(
-        detections.xyxy.tolist(), detections.confidence.tolist(), detections.class_id.tolist()
+        detections.xyxy.tolist(),
+        detections.confidence.tolist(),
+        detections.class_id.tolist(),
+        strict=True,
     ):
         predictions.append(
             ObjectDetectionPrediction.model_validate(

@@ -23,7 +23,8 @@ CommaList = Annotated[list[str], NoDecode]
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(populate_by_name=True, extra="forbid", frozen=True)
 
-    model_cache_dir: Path = Field(Path("/tmp/cache"), validation_alias="MODEL_CACHE_DIR")
+    # The Roboflow server's default, so existing deployments keep their cache.
+    model_cache_dir: Path = Field(Path("/tmp/cache"), validation_alias="MODEL_CACHE_DIR")  # noqa: S108
     """Where model packages live on disk: ``{dir}/{dataset}/{version}/``."""
 
     api_base_url: str = Field("https://api.roboflow.com", validation_alias="API_BASE_URL")
@@ -55,9 +56,7 @@ class ServerSettings(BaseSettings):
     url_timeout_s: float = Field(10.0, gt=0, validation_alias="RFSERVE_URL_TIMEOUT_S")
     url_max_redirects: int = Field(3, ge=0, validation_alias="RFSERVE_URL_MAX_REDIRECTS")
 
-    max_image_pixels: int = Field(
-        8192 * 8192, gt=0, validation_alias="RFSERVE_MAX_IMAGE_PIXELS"
-    )
+    max_image_pixels: int = Field(8192 * 8192, gt=0, validation_alias="RFSERVE_MAX_IMAGE_PIXELS")
     """Larger decoded images are refused, so one request cannot exhaust memory."""
 
     @field_validator("preload_models", "url_allow_networks", "weight_sources", mode="before")

@@ -42,8 +42,11 @@ def select_detections(
     candidates = np.flatnonzero(keep)
     if run_nms:
         order = nms_indices(
-            xyxy[candidates], scores[candidates], class_id[candidates],
-            params.iou_threshold, params.class_agnostic_nms,
+            xyxy[candidates],
+            scores[candidates],
+            class_id[candidates],
+            params.iou_threshold,
+            params.class_agnostic_nms,
         )
     else:
         order = np.argsort(-scores[candidates], kind="stable")

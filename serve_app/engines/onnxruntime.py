@@ -37,4 +37,4 @@ class OnnxRuntimeEngine(Engine):
                 chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
             outputs = self._session.run(None, {self._input_name: chunk})
             chunks.append([o[: n - pad] for o in outputs])
-        return [np.concatenate(parts) for parts in zip(*chunks)]
+        return [np.concatenate(parts) for parts in zip(*chunks, strict=True)]

@@ -130,4 +130,6 @@ def _array_to_bgr(array: np.ndarray) -> np.ndarray:
         return cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
     if array.ndim == 3 and array.shape[2] == 3:
         return np.ascontiguousarray(array)
-    raise InvalidImageError(f"NumPy image must be HxW or HxWxC with C in 1, 3, 4; got {array.shape}")
+    raise InvalidImageError(
+        f"NumPy image must be HxW or HxWxC with C in 1, 3, 4; got {array.shape}"
+    )

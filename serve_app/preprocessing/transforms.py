@@ -57,7 +57,9 @@ class FrameTransform:
         """Map ``[N, 4]`` x1, y1, x2, y2 boxes from network input to original pixels."""
         return self.points_to_original(xyxy.reshape(-1, 2, 2)).reshape(-1, 4)
 
-    def with_offset(self, offset_x: float, offset_y: float, width: int, height: int) -> FrameTransform:
+    def with_offset(
+        self, offset_x: float, offset_y: float, width: int, height: int
+    ) -> FrameTransform:
         """The same map for an image that was cut out of a larger one at (offset_x, offset_y)."""
         return replace(
             self, offset_x=offset_x, offset_y=offset_y, original_width=width, original_height=height

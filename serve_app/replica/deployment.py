@@ -27,14 +27,15 @@ class ModelReplica:
         self._store = ModelStore.from_settings(settings)
         self._engine_config = engine
         self._stats = BatchStats()
+
         # Limits come from config, so the decorators are applied per instance. Serve
         # keeps its model cache on the decorated callable: it must be a plain function.
         async def load(model_id: str) -> LoadedModel:
             return await self._load_model(model_id)
 
-        self._get_model = serve.multiplexed(
-            max_num_models_per_replica=settings.max_active_models
-        )(load)
+        self._get_model = serve.multiplexed(max_num_models_per_replica=settings.max_active_models)(
+            load
+        )
         self._infer_batch.set_max_batch_size(batching.max_batch_size)
         self._infer_batch.set_batch_wait_timeout_s(batching.batch_wait_timeout_s)
 

@@ -34,5 +34,5 @@ class LoadedModel:
         names = self.package.class_names
         return [
             self.decoder([output[i] for output in outputs], image.frame, p, names)
-            for i, (image, p) in enumerate(zip(images, params))
+            for i, (image, p) in enumerate(zip(images, params, strict=True))
         ]

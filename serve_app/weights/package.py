@@ -137,7 +137,9 @@ def parse_preprocessing(raw: str | dict[str, Any]) -> PreprocessingSpec:
     resize = None
     if "resize" in steps:
         r = steps["resize"]
-        resize = ResizeSpec(int(r["width"]), int(r["height"]), ResizeMode(r.get("format", "Stretch to")))
+        resize = ResizeSpec(
+            int(r["width"]), int(r["height"]), ResizeMode(r.get("format", "Stretch to"))
+        )
     return PreprocessingSpec(resize=resize, auto_orient="auto-orient" in steps, steps=steps)
 
 
@@ -158,8 +160,10 @@ def _read_input_shape(weights: Path) -> tuple[int | None, int | None, int | None
     graph = onnx.load(str(weights), load_external_data=False).graph
     initializers = {init.name for init in graph.initializer}
     first = next(i for i in graph.input if i.name not in initializers)
-    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-            for d in first.type.tensor_type.shape.dim]
+    dims = [
+        d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+        for d in first.type.tensor_type.shape.dim
+    ]
     if len(dims) != 4:
         raise ValueError(f"expected an NCHW image input, got {len(dims)} dimensions")
     return dims[0], dims[2], dims[3]

@@ -20,7 +20,10 @@ def test_concurrent_requests_form_batches_and_keep_their_own_results(server: str
 
     def send(red: int) -> float:
         with httpx.Client(base_url=server, timeout=60) as c:
-            body = {"model_id": "fixture-yolov8/1", "image": b64_image(solid_image(320, 320, (0, 0, red)))}
+            body = {
+                "model_id": "fixture-yolov8/1",
+                "image": b64_image(solid_image(320, 320, (0, 0, red))),
+            }
             r = c.post("/infer/object_detection", json=body)
             assert r.status_code == 200, r.text
             (pred,) = [p for p in r.json()["predictions"] if p["class"] == "red-thing"]

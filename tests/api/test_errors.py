@@ -25,36 +25,69 @@ def _b64(data: bytes) -> str:
         ({"image": GOOD_IMAGE}, 422, "model_id"),
         ({"model_id": "fixture-yolov8/1"}, 422, "image"),
         ({"model_id": "fixture-yolov8/1", "image": {"type": "pil", "value": "x"}}, 422, "type"),
-        ({"model_id": "fixture-yolov8/1", "image": GOOD_IMAGE, "confidence": 1.5}, 422, "confidence"),
-        ({"model_id": "fixture-yolov8/1", "image": GOOD_IMAGE, "max_detections": 0}, 422, "max_detections"),
         (
-            {"model_id": "fixture-yolov8/1", "image": {"type": "base64", "value": _b64(b"not an image")}},
+            {"model_id": "fixture-yolov8/1", "image": GOOD_IMAGE, "confidence": 1.5},
+            422,
+            "confidence",
+        ),
+        (
+            {"model_id": "fixture-yolov8/1", "image": GOOD_IMAGE, "max_detections": 0},
+            422,
+            "max_detections",
+        ),
+        (
+            {
+                "model_id": "fixture-yolov8/1",
+                "image": {"type": "base64", "value": _b64(b"not an image")},
+            },
             400,
             "decode",
         ),
-        ({"model_id": "fixture-yolov8/1", "image": {"type": "base64", "value": "%%%"}}, 400, "decode"),
         (
-            {"model_id": "fixture-yolov8/1", "image": {"type": "numpy", "value": _b64(pickle.dumps(np.zeros((4, 4, 3), np.uint8)))}},
+            {"model_id": "fixture-yolov8/1", "image": {"type": "base64", "value": "%%%"}},
+            400,
+            "decode",
+        ),
+        (
+            {
+                "model_id": "fixture-yolov8/1",
+                "image": {
+                    "type": "numpy",
+                    "value": _b64(pickle.dumps(np.zeros((4, 4, 3), np.uint8))),
+                },
+            },
             400,
             "RFSERVE_ALLOW_PICKLED_NUMPY",
         ),
         (
-            {"model_id": "fixture-yolov8/1", "image": {"type": "numpy", "value": npy_b64(np.zeros((8, 8, 3), np.float32))}},
+            {
+                "model_id": "fixture-yolov8/1",
+                "image": {"type": "numpy", "value": npy_b64(np.zeros((8, 8, 3), np.float32))},
+            },
             400,
             "uint8",
         ),
         (
-            {"model_id": "fixture-yolov8/1", "image": {"type": "numpy", "value": npy_b64(np.zeros((0, 8, 3), np.uint8))}},
+            {
+                "model_id": "fixture-yolov8/1",
+                "image": {"type": "numpy", "value": npy_b64(np.zeros((0, 8, 3), np.uint8))},
+            },
             400,
             "empty",
         ),
         (
-            {"model_id": "fixture-yolov8/1", "image": {"type": "url", "value": "http://169.254.169.254/latest/meta-data"}},
+            {
+                "model_id": "fixture-yolov8/1",
+                "image": {"type": "url", "value": "http://169.254.169.254/latest/meta-data"},
+            },
             400,
             "forbidden",
         ),
         (
-            {"model_id": "fixture-yolov8/1", "image": {"type": "url", "value": "file:///etc/passwd"}},
+            {
+                "model_id": "fixture-yolov8/1",
+                "image": {"type": "url", "value": "file:///etc/passwd"},
+            },
             400,
             "scheme",
         ),

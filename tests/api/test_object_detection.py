@@ -63,7 +63,7 @@ def test_list_of_images_answers_in_order_with_fixed_batch_model(client: httpx.Cl
     assert r.status_code == 200, r.text
     answers = r.json()
     assert isinstance(answers, list) and len(answers) == len(reds)
-    for value, answer in zip(reds, answers):
+    for value, answer in zip(reds, answers, strict=True):
         (best,) = [p for p in answer["predictions"] if p["class"] == "red-thing"]
         assert best["confidence"] == pytest.approx(value / 255, abs=2e-3)
 
@@ -93,10 +93,14 @@ def test_class_agnostic_nms_suppresses_across_classes(client: httpx.Client) -> N
     # The blue box does not overlap the red ones, so class-agnostic NMS with a low
     # threshold still keeps it, while per-class NMS at 0.7 keeps both red boxes.
     image = solid_image(320, 320, (255, 0, 255))
-    r = infer(client, "fixture-yolov8/1", b64_image(image), iou_threshold=0.7, class_agnostic_nms=True)
+    r = infer(
+        client, "fixture-yolov8/1", b64_image(image), iou_threshold=0.7, class_agnostic_nms=True
+    )
     counts = {k: len(v) for k, v in by_class(r.json()["predictions"]).items()}
     assert counts == {"red-thing": 2, "blue-thing": 1}
-    r = infer(client, "fixture-yolov8/1", b64_image(image), iou_threshold=0.5, class_agnostic_nms=True)
+    r = infer(
+        client, "fixture-yolov8/1", b64_image(image), iou_threshold=0.5, class_agnostic_nms=True
+    )
     counts = {k: len(v) for k, v in by_class(r.json()["predictions"]).items()}
     assert counts == {"red-thing": 1, "blue-thing": 1}
 
