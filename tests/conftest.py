@@ -16,7 +16,7 @@ from ray import serve
 
 from serve_app.app import build_app
 from serve_app.config import AppConfig, ServerSettings
-from tools.fixture_models import write_fixture_models
+from tools.fixtures import write_fixture_models
 
 APP_NAME = "rfserve-test"
 

@@ -1,6 +1,6 @@
 """/infer/object_detection against fixture models whose answers are known exactly.
 
-Fixture boxes are in network-input pixels (see tools/fixture_models.py); expected
+Fixture boxes are in network-input pixels (see tools/fixtures/heads.py); expected
 original-image boxes are worked out here by hand from the resize geometry.
 """
 
