@@ -1,12 +1,51 @@
-"""Shared steps of box decoders: thresholding, class filter, NMS, mapping back."""
+"""Shared steps of box decoders: best class, thresholding, class filter, NMS, mapping back.
+
+Each layout module only reads its head's tensor into :class:`Candidates`; everything
+after that is common to every YOLO family.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
 import numpy as np
 
+from serve_app.decoders.base import Decoder, ModelHead
 from serve_app.decoders.nms import nms_indices
 from serve_app.messages import DecodeParams, Detections
 from serve_app.preprocessing.transforms import FrameTransform
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Every candidate a head proposes for one image, in network-input pixels."""
+
+    xyxy: np.ndarray
+    """[N, 4] float32: x1, y1, x2, y2."""
+    scores: np.ndarray
+    """[N] float32 in [0, 1]."""
+    class_id: np.ndarray
+    """[N] int64."""
+
+    @classmethod
+    def from_class_scores(cls, xyxy: np.ndarray, class_scores: np.ndarray) -> Candidates:
+        """Candidates that each take their best class of ``class_scores`` [N, C]."""
+        class_id = class_scores.argmax(axis=1).astype(np.int64)
+        scores = np.take_along_axis(class_scores, class_id[:, None], axis=1)[:, 0]
+        return cls(xyxy, scores, class_id)
+
+
+class HeadReader(Protocol):
+    def __call__(
+        self, output: np.ndarray, head: ModelHead, num_coefficients: int = 0
+    ) -> tuple[Candidates, np.ndarray]:
+        """Candidates of a dense head's first output and their [N, K] mask coefficients.
+
+        ``output`` has its batch axis removed; K is ``num_coefficients``, 0 on detection heads.
+        """
+        ...
 
 
 def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
@@ -71,3 +110,28 @@ def to_detections(
         image_height=frame.original_height,
         polygons=polygons,
     )
+
+
+def decode_boxes(
+    candidates: Candidates,
+    frame: FrameTransform,
+    params: DecodeParams,
+    head: ModelHead,
+    run_nms: bool = True,
+) -> Detections:
+    """Threshold, filter and (unless the head is NMS-free) suppress, then map back."""
+    c = candidates
+    keep = select_detections(c.xyxy, c.scores, c.class_id, params, head.class_names, run_nms)
+    return to_detections(c.xyxy[keep], c.scores[keep], c.class_id[keep], frame, head.class_names)
+
+
+def detection_decoder(read: HeadReader) -> Decoder[DecodeParams, Detections]:
+    """The decoder of a detection head whose first output ``read`` understands."""
+
+    def decode(
+        outputs: Sequence[np.ndarray], frame: FrameTransform, params: DecodeParams, head: ModelHead
+    ) -> Detections:
+        candidates, _ = read(outputs[0], head)
+        return decode_boxes(candidates, frame, params, head)
+
+    return decode

@@ -1,30 +1,31 @@
-"""YOLOv8 / v11 / v12 detection head as Roboflow exports it.
+"""YOLOv8 / v11 / v12 heads as Roboflow exports them: one column per candidate.
 
-One output ``[4 + C, N]`` per image: rows cx, cy, w, h in network-input pixels,
-then one score per class in [0, 1]; no objectness.
+``output0`` is [4 + C (+ K), N] per image: rows cx, cy, w, h in network-input pixels,
+then one score per class in [0, 1] (no objectness), then, on segmentation heads, K
+mask coefficients for the prototypes in ``output1`` [K, h, w].
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from serve_app.decoders.boxes import cxcywh_to_xyxy, select_detections, to_detections
-from serve_app.messages import DecodeParams, Detections
-from serve_app.preprocessing.transforms import FrameTransform
+from serve_app.decoders.base import ModelHead, check_outputs
+from serve_app.decoders.boxes import Candidates, cxcywh_to_xyxy, detection_decoder
+from serve_app.decoders.segmentation import segmentation_decoder
+
+LAYOUT = "YOLOv8 head [4 + C (+ K), N]"
 
 
-def decode_yolov8_detection(
-    outputs: Sequence[np.ndarray],
-    frame: FrameTransform,
-    params: DecodeParams,
-    class_names: tuple[str, ...],
-) -> Detections:
-    predictions = outputs[0].T  # [N, 4 + C]
-    class_scores = predictions[:, 4 : 4 + len(class_names)]
-    class_id = class_scores.argmax(axis=1)
-    scores = class_scores[np.arange(len(class_id)), class_id]
-    xyxy = cxcywh_to_xyxy(predictions[:, :4])
-    keep = select_detections(xyxy, scores, class_id, params, class_names)
-    return to_detections(xyxy[keep], scores[keep], class_id[keep], frame, class_names)
+def read_yolov8_head(
+    output: np.ndarray, head: ModelHead, num_coefficients: int = 0
+) -> tuple[Candidates, np.ndarray]:
+    """Candidates of ``output0`` and their [N, K] mask coefficients (K may be 0)."""
+    c = head.num_classes
+    check_outputs([output], [(4 + c + num_coefficients, None)], LAYOUT)
+    rows = output.T  # [N, 4 + C + K]
+    candidates = Candidates.from_class_scores(cxcywh_to_xyxy(rows[:, :4]), rows[:, 4 : 4 + c])
+    return candidates, rows[:, 4 + c :]
+
+
+decode_yolov8_detection = detection_decoder(read_yolov8_head)
+decode_yolov8_segmentation = segmentation_decoder(read_yolov8_head, LAYOUT)

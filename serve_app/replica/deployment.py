@@ -13,7 +13,7 @@ import asyncio
 from ray import serve
 
 from serve_app.config import BatchingConfig, EngineConfig, ServerSettings
-from serve_app.messages import DecodeParams, Detections, PreprocessedImage
+from serve_app.messages import Prediction, PreprocessedImage, TaskParams
 from serve_app.replica.loaded_model import LoadedModel
 from serve_app.replica.stats import BatchStats
 from serve_app.weights import ModelStore
@@ -45,13 +45,13 @@ class ModelReplica:
         self._stats.model_loads += 1
         return model
 
-    async def infer(self, image: PreprocessedImage, params: DecodeParams) -> Detections:
+    async def infer(self, image: PreprocessedImage, params: TaskParams) -> Prediction:
         return await self._infer_batch(image, params)
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005)
     async def _infer_batch(
-        self, images: list[PreprocessedImage], params: list[DecodeParams]
-    ) -> list[Detections]:
+        self, images: list[PreprocessedImage], params: list[TaskParams]
+    ) -> list[Prediction]:
         model = await self._get_model(serve.get_multiplexed_model_id())
         self._stats.record_batch(len(images))
         # Off the event loop, so new requests queue into the next batch meanwhile.
