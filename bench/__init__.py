@@ -1,0 +1,1 @@
+"""Load generator and reference measurements (``python -m bench.serve_bench``)."""
