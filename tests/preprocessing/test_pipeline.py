@@ -1,0 +1,145 @@
+"""prepare_image: the model's steps in Roboflow's order, the request's switches, and the
+frame transform that maps network-input points back onto the client's image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from serve_app.errors import ModelLoadError
+from serve_app.preprocessing.options import PreprocessOptions
+from serve_app.preprocessing.pipeline import prepare_image, should_auto_orient
+from serve_app.preprocessing.transforms import FrameTransform, ResizeMode, resize_to_input
+from serve_app.weights.package import ModelId, ModelPackage, Task, parse_preprocessing
+
+CROP = {"static-crop": {"enabled": True, "x_min": 25, "y_min": 50, "x_max": 75, "y_max": 100}}
+
+
+def package(steps: dict[str, object], fmt: str = "Stretch to") -> ModelPackage:
+    resize = {"resize": {"enabled": True, "width": 320, "height": 320, "format": fmt}}
+    return ModelPackage(
+        model_id=ModelId("unit", "1"),
+        path=Path("/nonexistent"),
+        task=Task.OBJECT_DETECTION,
+        model_type="yolov8n",
+        class_names=("a",),
+        preprocessing=parse_preprocessing({**resize, **steps}),
+        input_width=320,
+        input_height=320,
+        batch_size=None,
+    )
+
+
+def scene() -> np.ndarray:
+    """800x400 BGR: black, with the region CROP keeps in (255, 0, 200)."""
+    image = np.zeros((400, 800, 3), np.uint8)
+    image[200:400, 200:600] = (255, 0, 200)
+    return image
+
+
+@pytest.mark.parametrize(
+    ("fmt", "point_in", "point_out"),
+    [
+        # Crop 400x200 at (200, 200) stretched to 320x320: x / 0.8, y / 1.6.
+        ("Stretch to", (160, 160), (400, 300)),
+        # Letterboxed: scale 0.8, 80 rows of padding above; padding clips to the crop.
+        ("Fit (black edges) in", (160, 160), (400, 300)),
+        ("Fit (black edges) in", (0, 0), (200, 200)),
+        ("Fit (black edges) in", (320, 320), (600, 400)),
+    ],
+)
+def test_static_crop_offsets_the_frame(
+    fmt: str, point_in: tuple[float, float], point_out: tuple[float, float]
+) -> None:
+    prepared = prepare_image(scene(), package(CROP, fmt))
+    assert prepared.pixels.shape == (320, 320, 3)
+    assert (prepared.frame.original_width, prepared.frame.original_height) == (800, 400)
+    mapped = prepared.frame.points_to_original(np.array([point_in], np.float32))
+    np.testing.assert_allclose(mapped[0], point_out, atol=1e-3)
+
+
+def test_network_input_is_rgb_of_the_crop_only() -> None:
+    prepared = prepare_image(scene(), package(CROP))
+    assert (prepared.pixels == (200, 0, 255)).all()  # RGB of BGR (255, 0, 200)
+
+
+@pytest.mark.parametrize(
+    ("steps", "options", "expected_rgb"),
+    [
+        ({"grayscale": {}}, PreprocessOptions(), (76, 76, 76)),
+        ({"grayscale": {}}, PreprocessOptions(disable_grayscale=True), (255, 0, 0)),
+        ({"contrast": {"type": "Histogram Equalization"}}, PreprocessOptions(), (76, 76, 76)),
+        (
+            {"contrast": {"type": "Histogram Equalization"}},
+            PreprocessOptions(disable_contrast=True),
+            (255, 0, 0),
+        ),
+        # Switches only turn steps off: disabling an absent step changes nothing.
+        ({}, PreprocessOptions(disable_grayscale=True, disable_static_crop=True), (255, 0, 0)),
+    ],
+)
+def test_request_switches_turn_steps_off(
+    steps: dict, options: PreprocessOptions, expected_rgb: tuple[int, int, int]
+) -> None:
+    red = np.full((20, 20, 3), (0, 0, 255), np.uint8)
+    prepared = prepare_image(red, package(steps), options)
+    assert (prepared.pixels == expected_rgb).all()
+
+
+def test_disabled_crop_leaves_the_frame_whole() -> None:
+    prepared = prepare_image(scene(), package(CROP), PreprocessOptions(disable_static_crop=True))
+    assert prepared.frame == FrameTransform(800, 400, scale_x=0.4, scale_y=0.8)
+
+
+@pytest.mark.parametrize(
+    ("model_auto_orient", "disabled", "expected"),
+    [(True, False, True), (True, True, False), (False, False, False)],
+)
+def test_auto_orient_needs_the_model_and_no_switch(
+    model_auto_orient: bool, disabled: bool, expected: bool
+) -> None:
+    steps = {"auto-orient": {"enabled": True}} if model_auto_orient else {}
+    options = PreprocessOptions(disable_auto_orient=disabled)
+    assert should_auto_orient(package(steps), options) is expected
+
+
+def test_malformed_step_names_the_model() -> None:
+    with pytest.raises(ModelLoadError, match="unit/1"):
+        prepare_image(scene(), package({"contrast": {"type": "Sharpen"}}))
+
+
+@pytest.mark.parametrize(
+    ("mode", "pad"),
+    [
+        (ResizeMode.FIT_BLACK, 0),
+        (ResizeMode.FIT_WHITE, 255),
+        (ResizeMode.FIT_GREY, 114),  # Roboflow's letterbox grey
+    ],
+)
+def test_fit_modes_pad_with_roboflow_values(mode: ResizeMode, pad: int) -> None:
+    image = np.full((100, 200, 3), 7, np.uint8)
+    pixels, frame = resize_to_input(image, 320, 320, mode)
+    assert (pixels[:80] == pad).all() and (pixels[240:] == pad).all()
+    assert (pixels[80:240] == 7).all()
+    assert (frame.scale_x, frame.scale_y, frame.pad_x, frame.pad_y) == (1.6, 1.6, 0.0, 80.0)
+
+
+@pytest.mark.parametrize(
+    ("frame", "point_in", "point_out"),
+    [
+        # No crop: clipped to the image.
+        (FrameTransform(100, 50, scale_x=2, scale_y=2, pad_y=10), (-10, 0), (0, 0)),
+        (FrameTransform(100, 50, scale_x=2, scale_y=2, pad_y=10), (500, 500), (100, 50)),
+        # A 40x20 crop at (30, 10) of a 100x50 image: clipped to the crop, then shifted.
+        (FrameTransform(40, 20).with_offset(30, 10, 100, 50), (-5, -5), (30, 10)),
+        (FrameTransform(40, 20).with_offset(30, 10, 100, 50), (15, 5), (45, 15)),
+        (FrameTransform(40, 20).with_offset(30, 10, 100, 50), (60, 60), (70, 30)),
+    ],
+)
+def test_points_are_clipped_to_the_region_the_network_saw(
+    frame: FrameTransform, point_in: tuple[float, float], point_out: tuple[float, float]
+) -> None:
+    mapped = frame.points_to_original(np.array([point_in], np.float32))
+    np.testing.assert_allclose(mapped[0], point_out)
