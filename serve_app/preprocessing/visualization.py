@@ -62,7 +62,8 @@ def draw_detections(
     canvas = image_bgr.copy()
     thickness = max(1, style.stroke_width)
     boxes = np.rint(detections.xyxy).astype(np.int32)
-    polygons = detections.polygons or [None] * len(detections)
+    no_outlines: list[np.ndarray | None] = [None] * len(detections)
+    polygons = detections.polygons if detections.polygons is not None else no_outlines
     for (x1, y1, x2, y2), class_id, polygon in zip(
         boxes.tolist(), detections.class_id.tolist(), polygons, strict=True
     ):
