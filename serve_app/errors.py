@@ -58,5 +58,9 @@ class UpstreamUnavailableError(ServeAppError):
     status_code = 503
 
 
+class IncompleteDownloadError(UpstreamUnavailableError):
+    """A download ended short of, or differs from, what the source announced."""
+
+
 class UpstreamTimeoutError(ServeAppError):
     status_code = 504

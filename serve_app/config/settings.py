@@ -9,6 +9,7 @@ every deployment, so replicas on other nodes see the same values.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -43,6 +44,29 @@ class ServerSettings(BaseSettings):
 
     local_models_dir: Path | None = Field(None, validation_alias="RFSERVE_LOCAL_MODELS_DIR")
     """Extra read-only folder of model packages, searched before the bundled models."""
+
+    device_id: str = Field(default_factory=socket.gethostname, validation_alias="DEVICE_ID")
+    """Sent to the Roboflow API with every weights request, as the Roboflow server does."""
+
+    s3_bucket: str | None = Field(None, validation_alias="RFSERVE_S3_BUCKET")
+    """Bucket of the S3 weight source; the source is skipped while this is unset."""
+    s3_prefix: str = Field("", validation_alias="RFSERVE_S3_PREFIX")
+    """Key prefix: model ``d/v`` lives under ``s3://{bucket}/{prefix}/d/v/``."""
+    s3_endpoint_url: str | None = Field(None, validation_alias="RFSERVE_S3_ENDPOINT_URL")
+    """Endpoint of an S3-compatible store (MinIO, SeaweedFS, ...); unset means AWS."""
+    s3_region: str | None = Field(None, validation_alias="RFSERVE_S3_REGION")
+    s3_access_key_id: str | None = Field(None, validation_alias="RFSERVE_S3_ACCESS_KEY_ID")
+    """With the secret below, overrides boto3's standard credential chain."""
+    s3_secret_access_key: SecretStr | None = Field(
+        None, validation_alias="RFSERVE_S3_SECRET_ACCESS_KEY"
+    )
+
+    weights_timeout_s: float = Field(30.0, gt=0, validation_alias="RFSERVE_WEIGHTS_TIMEOUT_S")
+    """Connect and read timeout of each call to the Roboflow API or S3."""
+    weights_retries: int = Field(3, ge=0, validation_alias="RFSERVE_WEIGHTS_RETRIES")
+    """Retries of a weights call that failed to connect, got a 5xx or an incomplete body."""
+    weights_backoff_s: float = Field(0.5, ge=0, validation_alias="RFSERVE_WEIGHTS_BACKOFF_S")
+    """Pause before the first retry; it doubles for each further one."""
 
     allow_pickled_numpy: bool = Field(False, validation_alias="RFSERVE_ALLOW_PICKLED_NUMPY")
     """Accept pickled NumPy payloads. Unpickling runs arbitrary code: trusted clients only."""

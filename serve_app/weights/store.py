@@ -1,35 +1,70 @@
 """One on-disk cache in front of every weight source.
 
-``MODEL_CACHE_DIR/{dataset}/{version}/`` holds complete packages only: a package is
-assembled in a temporary folder beside it and renamed into place, so a reader never
-sees a half-written model. A lock file per model, shared between processes, makes
-concurrent first requests download once.
+Layout of ``MODEL_CACHE_DIR``::
+
+    {dataset}/{version}/              complete, verified packages only
+    .staging/{dataset}/{version}/     a package being fetched, under the model's lock
+    .locks/{dataset}/{version}.lock   one lock per model, shared between processes
+    .quarantine/{dataset}/{version}/  the last cached copy that failed to load
+
+A package is fetched into its staging folder, each file through a temporary file
+checked against the length and checksum the source announced, then verified by
+loading it as the server will (the ONNX graph parsed, the metadata read), and only
+then renamed into place: a reader never sees a partial or corrupt model. The dot
+folders cannot collide with models, whose dataset names start with a letter or digit.
+
+While one process fetches a model the others wait on its lock and then find it
+cached, so concurrent first requests on any number of replicas sharing the folder
+download once. A cached package is used without asking any source: a warm cache
+serves with every source down.
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from serve_app.config import ServerSettings
-from serve_app.errors import ModelNotFoundError
+from serve_app.errors import (
+    ModelLoadError,
+    ModelNotFoundError,
+    ServeAppError,
+    UpstreamTimeoutError,
+)
 from serve_app.weights.base import WeightSource
 from serve_app.weights.local import BUNDLED_MODELS_DIR, LocalDirectorySource
 from serve_app.weights.package import ENVIRONMENT_FILE, WEIGHTS_FILE, ModelId, ModelPackage
+from serve_app.weights.roboflow import RoboflowSource
+from serve_app.weights.s3 import S3Source
+
+STAGING_DIR = ".staging"
+LOCKS_DIR = ".locks"
+QUARANTINE_DIR = ".quarantine"
+
+FETCH_ATTEMPTS = 2
+"""Fetches of a package from one source whose download arrived but does not load."""
+
+LOCK_TIMEOUT_S = 600.0
+"""How long to wait for another process's download of the same model."""
 
 
 def build_sources(settings: ServerSettings) -> list[WeightSource]:
-    """The configured sources, in the configured order."""
+    """The configured sources, in the configured order; S3 only with a bucket."""
     sources: list[WeightSource] = []
     for name in settings.weight_sources:
         if name == "local":
             if settings.local_models_dir is not None:
                 sources.append(LocalDirectorySource(settings.local_models_dir))
             sources.append(LocalDirectorySource(BUNDLED_MODELS_DIR))
+        elif name == "s3" and settings.s3_bucket is not None:
+            sources.append(S3Source(settings))
+        elif name == "roboflow":
+            sources.append(RoboflowSource.from_settings(settings))
     return sources
 
 
@@ -51,7 +86,7 @@ class ModelStore:
             cached = self._packages.get(mid)
         if cached is not None:
             return cached
-        package = ModelPackage.load(mid, self.ensure_cached(mid, api_key))
+        package = self._load_cached(mid, api_key)
         with self._guard:
             self._packages[mid] = package
         return package
@@ -61,25 +96,102 @@ class ModelStore:
             self._packages.pop(ModelId.parse(model_id), None)
 
     def ensure_cached(self, model_id: ModelId, api_key: str | None) -> Path:
+        """The folder of the complete package, fetched first if it is not cached."""
         target = self._cache_dir / model_id.relative_path
         if _is_complete(target):
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(target) + ".lock"):
-            if _is_complete(target):  # another process finished while we waited
-                return target
+        with self._locked(model_id):
+            if not _is_complete(target):  # else another process fetched it while we waited
+                self._fetch(model_id, target, api_key)
+        return target
+
+    def _load_cached(self, model_id: ModelId, api_key: str | None) -> ModelPackage:
+        path = self.ensure_cached(model_id, api_key)
+        try:
+            return ModelPackage.load(model_id, path)
+        except ModelLoadError:
+            # It was verified when cached, so the copy on disk went bad since (disk
+            # fault, hand edit): set it aside and fetch once more.
+            self._quarantine(model_id)
+            return ModelPackage.load(model_id, self.ensure_cached(model_id, api_key))
+
+    def _fetch(self, model_id: ModelId, target: Path, api_key: str | None) -> None:
+        staging = self._cache_dir / STAGING_DIR / model_id.relative_path
+        errors: list[ServeAppError] = []
+        try:
             for source in self._sources:
-                staging = Path(tempfile.mkdtemp(prefix=f".{model_id.version}.", dir=target.parent))
                 try:
-                    if source.fetch(model_id, staging, api_key):
-                        if target.exists():
-                            shutil.rmtree(target)
-                        staging.rename(target)
-                        return target
-                finally:
-                    shutil.rmtree(staging, ignore_errors=True)
+                    found = self._fetch_verified(source, model_id, staging, api_key)
+                except ServeAppError as exc:
+                    # A later source may still have the model; if none does, this
+                    # says more than "not found".
+                    errors.append(exc)
+                    continue
+                if found:
+                    shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    staging.rename(target)
+                    return
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if errors:
+            raise errors[0]
         raise ModelNotFoundError(f"Model {model_id} was not found in any weight source")
+
+    def _fetch_verified(
+        self, source: WeightSource, model_id: ModelId, staging: Path, api_key: str | None
+    ) -> bool:
+        """Fetch into ``staging`` a package that loads; False if ``source`` lacks it."""
+        for _ in range(FETCH_ATTEMPTS - 1):
+            try:
+                return self._fetch_once(source, model_id, staging, api_key)
+            except ModelLoadError:
+                continue  # arrived whole yet unreadable: maybe corrupted in transit
+        return self._fetch_once(source, model_id, staging, api_key)
+
+    def _fetch_once(
+        self, source: WeightSource, model_id: ModelId, staging: Path, api_key: str | None
+    ) -> bool:
+        # We hold the model's lock: whatever is in staging is a crashed fetch's.
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        if not source.fetch(model_id, staging, api_key):
+            return False
+        ModelPackage.load(model_id, staging)  # parses the ONNX graph, reads the metadata
+        return True
+
+    def _quarantine(self, model_id: ModelId) -> None:
+        target = self._cache_dir / model_id.relative_path
+        with self._locked(model_id):
+            # Another process may have replaced the bad copy while we waited.
+            if not _is_complete(target) or _loads(model_id, target):
+                return
+            aside = self._cache_dir / QUARANTINE_DIR / model_id.relative_path
+            shutil.rmtree(aside, ignore_errors=True)
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            target.rename(aside)
+
+    @contextmanager
+    def _locked(self, model_id: ModelId) -> Iterator[None]:
+        path = self._cache_dir / LOCKS_DIR / model_id.dataset / f"{model_id.version}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(str(path), timeout=LOCK_TIMEOUT_S):
+                yield
+        except Timeout:
+            raise UpstreamTimeoutError(
+                f"Model {model_id} is still being fetched by another worker "
+                f"after {LOCK_TIMEOUT_S:g} s"
+            ) from None
 
 
 def _is_complete(folder: Path) -> bool:
     return (folder / WEIGHTS_FILE).is_file() and (folder / ENVIRONMENT_FILE).is_file()
+
+
+def _loads(model_id: ModelId, folder: Path) -> bool:
+    try:
+        ModelPackage.load(model_id, folder)
+    except ModelLoadError:
+        return False
+    return True

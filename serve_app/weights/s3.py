@@ -1,0 +1,153 @@
+"""Model packages from an S3 bucket or any S3-compatible store.
+
+Model ``dataset/version`` is the folder ``s3://{bucket}/{prefix}/{dataset}/{version}/``
+with the files of a local package folder. Credentials come from the settings when
+given, otherwise from boto3's standard chain (environment, shared files, instance
+role). Calls retry in botocore's standard mode; an object whose body arrives short
+or with the wrong checksum (the ETag of a single-part, unencrypted upload is its
+MD5) is downloaded again under the same retry budget.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    IncompleteReadError,
+    NoCredentialsError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+
+from serve_app.config import ServerSettings
+from serve_app.errors import (
+    IncompleteDownloadError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from serve_app.weights.download import write_verified
+from serve_app.weights.package import ModelId
+from serve_app.weights.retry import RetryPolicy
+
+S3Client = Any  # boto3 builds its clients at runtime; they carry no static types
+
+_CHUNK_BYTES = 1 << 20
+_SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_MD5_ETAG = re.compile(r"^[0-9a-fA-F]{32}$")
+_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
+
+
+class S3Source:
+    name = "s3"
+
+    def __init__(self, settings: ServerSettings) -> None:
+        if settings.s3_bucket is None:
+            raise ValueError("S3Source needs settings.s3_bucket")
+        self._settings = settings
+        self._bucket = settings.s3_bucket
+        self._prefix = settings.s3_prefix.strip("/")
+        self._policy = RetryPolicy.from_settings(settings)
+        self._s3: S3Client | None = None
+        self._client_guard = threading.Lock()
+
+    def fetch(self, model_id: ModelId, dest: Path, api_key: str | None) -> bool:
+        folder = "/".join(p for p in (self._prefix, model_id.dataset, model_id.version) if p)
+        where = f"s3://{self._bucket}/{folder}/"
+        with _s3_errors(f"Model {model_id} from {where}"):
+            names = self._list_files(folder + "/")
+            for name in names:
+                self._policy.run(
+                    lambda name=name: self._download(f"{folder}/{name}", dest / name),
+                    retry_on=(IncompleteDownloadError,),
+                )
+        return bool(names)
+
+    def _list_files(self, prefix: str) -> list[str]:
+        """Names of the objects directly under ``prefix`` that are safe as file names."""
+        pages = (
+            self._client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/")
+        )
+        names = (obj["Key"][len(prefix) :] for page in pages for obj in page.get("Contents", []))
+        return [name for name in names if _SAFE_FILE_NAME.match(name)]
+
+    def _download(self, key: str, dest: Path) -> None:
+        response = self._client().get_object(Bucket=self._bucket, Key=key)
+        body = response["Body"]
+        try:
+            write_verified(
+                dest,
+                body.iter_chunks(_CHUNK_BYTES),
+                expected_size=response["ContentLength"],
+                expected_md5=_md5_of(response),
+            )
+        except (IncompleteReadError, ResponseStreamingError) as exc:
+            raise IncompleteDownloadError(f"{dest.name}: {type(exc).__name__}") from exc
+        finally:
+            body.close()
+
+    def _client(self) -> S3Client:
+        with self._client_guard:
+            if self._s3 is None:
+                self._s3 = _create_client(self._settings)
+            return self._s3
+
+
+def _create_client(settings: ServerSettings) -> S3Client:
+    # Imported here: replicas of a server without S3 never pay for boto3's import.
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=settings.weights_timeout_s,
+        read_timeout=settings.weights_timeout_s,
+        retries={"max_attempts": settings.weights_retries + 1, "mode": "standard"},
+        # S3-compatible stores rarely resolve virtual-hosted bucket names.
+        s3={"addressing_style": "path"} if settings.s3_endpoint_url else None,
+    )
+    secret = settings.s3_secret_access_key
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id,
+        aws_secret_access_key=secret.get_secret_value() if secret is not None else None,
+        config=config,
+    )
+
+
+def _md5_of(response: dict[str, Any]) -> str | None:
+    """The object's MD5 when its ETag is one: not for multipart or KMS/SSE-C uploads."""
+    if response.get("SSECustomerAlgorithm") or response.get("ServerSideEncryption") == "aws:kms":
+        return None
+    etag = str(response.get("ETag", "")).strip('"')
+    return etag if _MD5_ETAG.match(etag) else None
+
+
+@contextmanager
+def _s3_errors(what: str) -> Iterator[None]:
+    """botocore's exceptions → the errors clients are told about."""
+    try:
+        yield
+    except (ConnectTimeoutError, ReadTimeoutError) as exc:
+        raise UpstreamTimeoutError(f"{what}: S3 did not answer in time") from exc
+    except NoCredentialsError as exc:
+        raise UpstreamUnavailableError(f"{what}: the server has no S3 credentials") from exc
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "unknown"))
+        if code in _DENIED:
+            raise UpstreamUnavailableError(
+                f"{what}: S3 refused the server's credentials ({code})"
+            ) from exc
+        raise UpstreamUnavailableError(f"{what}: S3 answered {code}") from exc
+    except BotoCoreError as exc:
+        raise UpstreamUnavailableError(f"{what}: {type(exc).__name__}") from exc
