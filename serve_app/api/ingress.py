@@ -16,12 +16,14 @@ from ray.serve.handle import DeploymentHandle
 
 from serve_app import __version__
 from serve_app.api.errors import install_error_handlers
+from serve_app.api.model_manager import ModelManager
 from serve_app.api.pipeline import InferencePipeline
 from serve_app.api.routes import inference, server
+from serve_app.api.routes import models as models_routes
 from serve_app.api.schemas import ErrorResponse
 
 
-def create_app(pipeline: InferencePipeline) -> FastAPI:
+def create_app(pipeline: InferencePipeline, models: ModelManager) -> FastAPI:
     app = FastAPI(
         title="rfserve",
         version=__version__,
@@ -29,8 +31,9 @@ def create_app(pipeline: InferencePipeline) -> FastAPI:
         responses={code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 422, 500, 503)},
     )
     app.state.pipeline = pipeline
+    app.state.models = models
     install_error_handlers(app)
-    for module in (inference, server):
+    for module in (inference, server, models_routes):
         app.include_router(module.router)
     return app
 
@@ -38,8 +41,11 @@ def create_app(pipeline: InferencePipeline) -> FastAPI:
 @serve.deployment
 @serve.ingress()
 class Ingress:
-    def __init__(self, preprocessor: DeploymentHandle, model: DeploymentHandle) -> None:
+    def __init__(
+        self, preprocessor: DeploymentHandle, model: DeploymentHandle, registry: DeploymentHandle
+    ) -> None:
         self._pipeline = InferencePipeline(preprocessor, model, server_id=str(uuid.uuid4()))
+        self._models = ModelManager(model, registry)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_app(self._pipeline)
+        return create_app(self._pipeline, self._models)

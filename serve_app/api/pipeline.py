@@ -37,7 +37,7 @@ class InferencePipeline:
         payload = ImagePayload(ImageType(image.type), image.value)
         prepared = self.preprocessor.preprocess.remote(payload, model_id, task, api_key)
         model = self.model.options(multiplexed_model_id=model_id)
-        detections: Detections = await model.infer.remote(prepared, params)
+        detections: Detections = await model.infer.remote(prepared, params, api_key)
         return detections, time.perf_counter() - start
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from serve_app.api.api_keys import RequestApiKey
 from serve_app.api.pipeline import InferencePipeline, get_pipeline
 from serve_app.api.responses import detection_response
 from serve_app.api.schemas import ObjectDetectionRequest, ObjectDetectionResponse
@@ -24,7 +25,7 @@ Pipeline = Annotated[InferencePipeline, Depends(get_pipeline)]
     summary="Detect objects in one image or a list of images",
 )
 async def infer_object_detection(
-    request: ObjectDetectionRequest, pipeline: Pipeline
+    request: ObjectDetectionRequest, pipeline: Pipeline, api_key: RequestApiKey
 ) -> ObjectDetectionResponse | list[ObjectDetectionResponse]:
     params = DecodeParams(
         confidence=request.confidence,
@@ -33,10 +34,11 @@ async def infer_object_detection(
         class_filter=tuple(request.class_filter) if request.class_filter is not None else None,
         max_detections=request.max_detections,
     )
+    api_key = api_key or request.api_key
     images = request.image if isinstance(request.image, list) else [request.image]
     results = await asyncio.gather(
         *(
-            pipeline.run(image, request.model_id, Task.OBJECT_DETECTION, params, request.api_key)
+            pipeline.run(image, request.model_id, Task.OBJECT_DETECTION, params, api_key)
             for image in images
         )
     )

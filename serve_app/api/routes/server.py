@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 
 from serve_app import __version__
+from serve_app.api.model_manager import ModelManager, get_model_manager
+from serve_app.api.model_schemas import Readiness
 from serve_app.api.pipeline import InferencePipeline, get_pipeline
 from serve_app.api.schemas import ServerInfo
 
@@ -23,6 +26,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "healthy"}
 
 
-@router.get("/readiness")
-async def readiness() -> dict[str, str]:
-    return {"status": "ready"}
+@router.get("/readiness", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readiness(models: Annotated[ModelManager, Depends(get_model_manager)]) -> JSONResponse:
+    """503 until every ``PRELOAD_MODELS`` model has been loaded on a model replica."""
+    missing = await models.missing_preloads()
+    if missing:
+        body = Readiness(status="not ready", missing_models=missing)
+        return JSONResponse(body.model_dump(), status_code=503)
+    return JSONResponse(Readiness(status="ready").model_dump())

@@ -1,0 +1,45 @@
+"""The ingress's client of the model registry and the model deployment, behind
+``/model/*`` and ``/readiness``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from ray.serve.handle import DeploymentHandle
+
+from serve_app.registry import RegisteredModel
+
+
+@dataclass
+class ModelManager:
+    model: DeploymentHandle
+    registry: DeploymentHandle
+
+    async def add(self, model_id: str, api_key: str | None) -> list[RegisteredModel]:
+        """Load ``model_id`` on a model replica (one that holds it already, if any)."""
+        await self.model.options(multiplexed_model_id=model_id).load.remote(api_key)
+        return await self.loaded()
+
+    async def remove(self, model_id: str) -> list[RegisteredModel]:
+        """Unload ``model_id`` from every replica holding it."""
+        models: list[RegisteredModel] = await self.registry.unload.remote([model_id])
+        return models
+
+    async def clear(self) -> list[RegisteredModel]:
+        models: list[RegisteredModel] = await self.registry.unload.remote(None)
+        return models
+
+    async def loaded(self) -> list[RegisteredModel]:
+        models: list[RegisteredModel] = await self.registry.models.remote()
+        return models
+
+    async def missing_preloads(self) -> list[str]:
+        missing: list[str] = await self.registry.missing_preloads.remote()
+        return missing
+
+
+def get_model_manager(request: Request) -> ModelManager:
+    """FastAPI dependency: the model manager of the ingress replica serving this request."""
+    manager: ModelManager = request.app.state.models
+    return manager

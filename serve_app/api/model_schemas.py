@@ -1,0 +1,49 @@
+"""Wire schemas of the model management routes (``/model/*``), shaped as the Roboflow
+server's, plus where each model is loaded."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AddModelRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    model_id: str = Field(min_length=3, examples=["shapes-detection/1"])
+    model_type: str | None = Field(
+        None, description="Accepted for compatibility; the model package names its type"
+    )
+    api_key: str | None = None
+
+
+class RemoveModelRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    model_id: str = Field(min_length=3, examples=["shapes-detection/1"])
+
+
+class ModelLocation(BaseModel):
+    replica_id: str = Field(description="Ray Serve id of the model replica")
+    node_id: str = Field(description="Ray node the replica runs on")
+
+
+class ModelDescription(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_id: str
+    task_type: str = Field(examples=["object-detection"])
+    batch_size: int | None = Field(description="Fixed batch size; null where it is dynamic")
+    input_height: int
+    input_width: int
+    replicas: list[ModelLocation] = Field(description="Every model replica holding it")
+
+
+class ModelsDescriptions(BaseModel):
+    models: list[ModelDescription]
+
+
+class Readiness(BaseModel):
+    status: str = Field(examples=["ready", "not ready"])
+    missing_models: list[str] = Field(
+        default_factory=list, description="PRELOAD_MODELS not loaded yet"
+    )

@@ -1,0 +1,73 @@
+"""/model/* endpoints: load, unload and list models, as the Roboflow server does.
+
+Each answers the models loaded afterwards (``{"models": [...]}``, Roboflow's
+``ModelsDescriptions``) with, beyond Roboflow's fields, the replicas holding each.
+Unloading reaches every model replica through the model registry
+(``serve_app/registry``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from serve_app.api.api_keys import RequestApiKey
+from serve_app.api.model_manager import ModelManager, get_model_manager
+from serve_app.api.model_schemas import (
+    AddModelRequest,
+    ModelDescription,
+    ModelLocation,
+    ModelsDescriptions,
+    RemoveModelRequest,
+)
+from serve_app.registry import RegisteredModel
+from serve_app.weights import ModelId
+
+router = APIRouter(tags=["models"])
+Models = Annotated[ModelManager, Depends(get_model_manager)]
+
+
+@router.post("/model/add", response_model=ModelsDescriptions, summary="Load a model")
+async def model_add(
+    body: AddModelRequest, models: Models, api_key: RequestApiKey
+) -> ModelsDescriptions:
+    model_id = str(ModelId.parse(body.model_id))
+    return describe(await models.add(model_id, api_key or body.api_key))
+
+
+@router.post(
+    "/model/remove",
+    response_model=ModelsDescriptions,
+    summary="Unload a model from every replica",
+)
+async def model_remove(body: RemoveModelRequest, models: Models) -> ModelsDescriptions:
+    return describe(await models.remove(str(ModelId.parse(body.model_id))))
+
+
+@router.post("/model/clear", response_model=ModelsDescriptions, summary="Unload every model")
+async def model_clear(models: Models) -> ModelsDescriptions:
+    return describe(await models.clear())
+
+
+@router.get("/model/registry", response_model=ModelsDescriptions, summary="Loaded models")
+async def model_registry(models: Models) -> ModelsDescriptions:
+    return describe(await models.loaded())
+
+
+def describe(models: list[RegisteredModel]) -> ModelsDescriptions:
+    return ModelsDescriptions(
+        models=[
+            ModelDescription(
+                model_id=m.record.model_id,
+                task_type=m.record.task_type,
+                batch_size=m.record.batch_size,
+                input_height=m.record.input_height,
+                input_width=m.record.input_width,
+                replicas=[
+                    ModelLocation(replica_id=r.replica_id, node_id=r.node_id) for r in m.replicas
+                ],
+            )
+            for m in models
+        ]
+    )

@@ -1,0 +1,6 @@
+"""The model registry: which replica holds which model; unloading from all of them."""
+
+from serve_app.registry.deployment import ModelRegistry
+from serve_app.registry.records import ModelRecord, Orders, RegisteredModel, ReplicaRef
+
+__all__ = ["ModelRecord", "ModelRegistry", "Orders", "RegisteredModel", "ReplicaRef"]

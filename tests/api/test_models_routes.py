@@ -1,0 +1,138 @@
+"""/model/add, /model/remove, /model/clear, /model/registry and /readiness on a server
+with two model replicas that preload ``PRELOAD_MODELS`` from a local folder.
+
+One preload is missing from the folder when the server starts, so readiness can be
+watched turning from 503 to 200 when that model arrives.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import ray
+
+from serve_app.config import ServerSettings
+from tests.serve_apps import deployed, small_app
+from tests.support import b64_image, solid_image
+
+APP = "rfserve-models"
+PRELOADED = "fixture-yolov8/1"
+LATE = "late-model/1"
+"""Preloaded, but missing from the models folder until a test adds it."""
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory, fixture_models_dir: Path) -> Path:
+    root = tmp_path_factory.mktemp("local-models")
+    for model_id in (PRELOADED, "fixture-yolov8/2"):
+        shutil.copytree(fixture_models_dir / model_id, root / model_id)
+    return root
+
+
+@pytest.fixture(scope="module")
+def base(
+    serve_port: int, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    settings = ServerSettings(
+        model_cache_dir=tmp_path_factory.mktemp("models-cache"),
+        local_models_dir=models_dir,
+        weight_sources=["local"],
+        preload_models=[PRELOADED, LATE],
+    )
+    with deployed(APP, small_app(settings, model_replicas=2), serve_port) as url:
+        yield url
+
+
+def call(base: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    return httpx.request(method, f"{base}{path}", timeout=60, **kwargs)
+
+
+def registry(base: str) -> dict[str, dict[str, Any]]:
+    """``/model/registry`` by model id."""
+    r = call(base, "GET", "/model/registry")
+    assert r.status_code == 200, r.text
+    return {m["model_id"]: m for m in r.json()["models"]}
+
+
+def wait_until_loaded(base: str, model_id: str, replicas: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while (entry := registry(base).get(model_id)) is None or len(entry["replicas"]) < replicas:
+        assert time.monotonic() < deadline, registry(base)
+        time.sleep(0.2)
+    return entry
+
+
+def infer(base: str, model_id: str) -> httpx.Response:
+    body = {"model_id": model_id, "image": b64_image(solid_image(32, 32, (0, 0, 255)))}
+    return call(base, "POST", "/infer/object_detection", json=body)
+
+
+def test_preloads_load_on_every_replica_and_readiness_waits_for_all(
+    base: str, models_dir: Path
+) -> None:
+    entry = wait_until_loaded(base, PRELOADED, replicas=2)
+    node = ray.get_runtime_context().get_node_id()
+    assert {r["node_id"] for r in entry["replicas"]} == {node}
+    assert len({r["replica_id"] for r in entry["replicas"]}) == 2
+    r = call(base, "GET", "/readiness")
+    assert r.status_code == 503
+    assert r.json() == {"status": "not ready", "missing_models": [LATE]}
+
+    shutil.copytree(models_dir / PRELOADED, models_dir / LATE)
+    r = call(base, "POST", "/model/add", json={"model_id": LATE})
+    assert r.status_code == 200, r.text
+    assert LATE in {m["model_id"] for m in r.json()["models"]}
+    r = call(base, "GET", "/readiness")
+    assert (r.status_code, r.json()["status"]) == (200, "ready")
+
+
+def test_registry_describes_each_model_and_where_it_is(base: str) -> None:
+    r = call(base, "POST", "/model/add", json={"model_id": "fixture-yolov8/2"})
+    assert r.status_code == 200, r.text
+    entry = {m["model_id"]: m for m in r.json()["models"]}["fixture-yolov8/2"]
+    assert len(entry.pop("replicas")) == 1
+    # Symbolic input size: the environment's resize (320x256) is the input size.
+    assert entry == {
+        "model_id": "fixture-yolov8/2",
+        "task_type": "object-detection",
+        "batch_size": None,
+        "input_height": 256,
+        "input_width": 320,
+    }
+
+
+def test_remove_unloads_from_every_replica_holding_the_model(base: str) -> None:
+    wait_until_loaded(base, PRELOADED, replicas=2)
+    r = call(base, "POST", "/model/remove", json={"model_id": PRELOADED})
+    assert r.status_code == 200, r.text
+    assert PRELOADED not in {m["model_id"] for m in r.json()["models"]}
+    assert PRELOADED not in registry(base)
+    # Served again on demand, by one replica.
+    assert infer(base, PRELOADED).status_code == 200
+    assert len(registry(base)[PRELOADED]["replicas"]) == 1
+
+
+def test_clear_unloads_everything_and_readiness_stays(base: str) -> None:
+    assert infer(base, "fixture-yolov8/2").status_code == 200
+    r = call(base, "POST", "/model/clear")
+    assert (r.status_code, r.json()) == (200, {"models": []})
+    assert registry(base) == {}
+    assert call(base, "GET", "/readiness").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"model_id": "nowhere/1"}, 404),
+        ({"model_id": "../etc/1"}, 400),
+        ({}, 422),
+    ],
+)
+def test_add_refuses_what_it_cannot_load(base: str, body: dict[str, str], status: int) -> None:
+    assert call(base, "POST", "/model/add", json=body).status_code == status
