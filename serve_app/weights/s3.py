@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +65,8 @@ class S3Source:
         with _s3_errors(f"Model {model_id} from {where}"):
             names = self._list_files(folder + "/")
             for name in names:
-                self._policy.run(
-                    lambda name=name: self._download(f"{folder}/{name}", dest / name),
-                    retry_on=(IncompleteDownloadError,),
-                )
+                download = partial(self._download, f"{folder}/{name}", dest / name)
+                self._policy.run(download, retry_on=(IncompleteDownloadError,))
         return bool(names)
 
     def _list_files(self, prefix: str) -> list[str]:
