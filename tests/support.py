@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 import numpy as np
@@ -69,3 +73,29 @@ def match_count(
             unmatched.remove(best)
             matched += 1
     return matched
+
+
+@contextmanager
+def loopback_image_server(png_for_path: Callable[[str], bytes]) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering ``GET path`` with ``png_for_path(path)``
+    as ``image/png``; yields its base URL (the test settings allow loopback URLs)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+            body = png_for_path(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -18,7 +18,7 @@ from serve_app import __version__
 from serve_app.api.errors import install_error_handlers
 from serve_app.api.model_manager import ModelManager
 from serve_app.api.pipeline import InferencePipeline
-from serve_app.api.routes import inference, server
+from serve_app.api.routes import inference, legacy, server
 from serve_app.api.routes import models as models_routes
 from serve_app.api.schemas import ErrorResponse
 
@@ -35,6 +35,8 @@ def create_app(pipeline: InferencePipeline, models: ModelManager) -> FastAPI:
     install_error_handlers(app)
     for module in (inference, server, models_routes):
         app.include_router(module.router)
+    # Last: it catches every two-segment path the routers above do not serve.
+    app.include_router(legacy.router)
     return app
 
 

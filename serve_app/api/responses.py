@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from serve_app.api.pipeline import InferenceOutcome
 from serve_app.api.schemas import ImageSize, ObjectDetectionPrediction, ObjectDetectionResponse
 from serve_app.messages import Detections
+from serve_app.weights import Task
+
+R = TypeVar("R", bound=BaseModel)
 
 
 def detection_response(detections: Detections, elapsed_s: float) -> ObjectDetectionResponse:
@@ -36,3 +45,22 @@ def detection_response(detections: Detections, elapsed_s: float) -> ObjectDetect
         image=ImageSize(width=detections.image_width, height=detections.image_height),
         predictions=predictions,
     )
+
+
+RESPONSE_BUILDERS: dict[Task, Callable[[Any, float], BaseModel]] = {
+    Task.OBJECT_DETECTION: detection_response,
+}
+"""The response shape of each task's prediction, for routes that serve any task."""
+
+
+def task_response(task: Task, outcome: InferenceOutcome) -> BaseModel:
+    """The response for a model of ``task``, with its drawing when one was made."""
+    response = RESPONSE_BUILDERS[task](outcome.prediction, outcome.elapsed_s)
+    return with_visualization(response, outcome.visualization)
+
+
+def with_visualization(response: R, jpeg: bytes | None) -> R:
+    """``response`` carrying ``jpeg`` base64-encoded in ``visualization``, as Roboflow does."""
+    if jpeg is None:
+        return response
+    return response.model_copy(update={"visualization": base64.b64encode(jpeg).decode("ascii")})

@@ -15,7 +15,17 @@ class InferenceImage(BaseModel):
     value: str = Field(min_length=1)
 
 
-class BaseInferenceRequest(BaseModel):
+class PreprocessingSwitches(BaseModel):
+    """Roboflow's per-request switches: each turns off, for this request, a step the
+    model's environment.json enables. They never turn a step on."""
+
+    disable_preproc_auto_orient: bool = False
+    disable_preproc_contrast: bool = False
+    disable_preproc_grayscale: bool = False
+    disable_preproc_static_crop: bool = False
+
+
+class BaseInferenceRequest(PreprocessingSwitches):
     # Roboflow clients send fields this server ignores (e.g. disable_active_learning).
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
@@ -30,6 +40,11 @@ class ObjectDetectionRequest(BaseInferenceRequest):
     class_agnostic_nms: bool = False
     class_filter: list[str] | None = None
     max_detections: int = Field(300, ge=1, le=10_000)
+    visualize_predictions: bool = Field(
+        False, description="Also answer `visualization`: a base64 JPEG with predictions drawn."
+    )
+    visualization_labels: bool = Field(False, description="Write class and confidence too.")
+    visualization_stroke_width: int = Field(1, ge=1, le=100)
 
 
 class ImageSize(BaseModel):
@@ -53,6 +68,9 @@ class ObjectDetectionResponse(BaseModel):
     time: float = Field(description="Server-side seconds spent on this image")
     image: ImageSize
     predictions: list[ObjectDetectionPrediction]
+    visualization: str | None = Field(
+        None, description="Base64 JPEG of the image with predictions drawn, when asked for"
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -64,3 +82,32 @@ class ServerInfo(BaseModel):
     name: str
     version: str
     uuid: str
+
+
+class LegacyInferenceQuery(PreprocessingSwitches):
+    """Query parameters of the classic ``/{dataset_id}/{version_id}`` route, as Roboflow's
+    hosted API and its older clients send them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    api_key: str | None = None
+    confidence: float = Field(
+        0.4, ge=0, le=100, description="0..1, or a percentage from 1 up (40 means 0.4)"
+    )
+    overlap: float = Field(
+        0.3, ge=0, le=100, description="NMS IoU threshold: 0..1, or a percentage from 1 up"
+    )
+    max_detections: int = Field(300, ge=1, le=10_000)
+    image: str | None = Field(None, description="URL of the image; the body is then ignored")
+    image_type: Literal["base64", "numpy"] = Field(
+        "base64",
+        description="What the body holds: base64 image file bytes, or a NumPy array as "
+        "numpy.save bytes (raw or base64)",
+    )
+    format: Literal["json", "image", "image_and_json"] = Field(
+        "json",
+        description="'image' answers the JPEG with predictions drawn; 'image_and_json' "
+        "answers the JSON with that JPEG, base64, in `visualization`",
+    )
+    labels: bool = Field(False, description="Write class and confidence on drawn predictions")
+    stroke: int = Field(1, ge=1, le=100, description="Line width of drawn predictions")

@@ -73,6 +73,18 @@ def load_image(payload: ImagePayload, policy: LoadPolicy, auto_orient: bool = Tr
     return image
 
 
+def payload_from_body(body: bytes, image_type: ImageType) -> ImagePayload:
+    """An HTTP body that is itself the image, meant as ``image_type`` (base64 or numpy).
+
+    Base64 text is ASCII, while JPEG, PNG, ``.npy`` and pickle data start with a byte
+    above 0x7F: such bodies are taken as raw bytes (an image file, or the array's
+    ``numpy.save`` or pickle bytes), so classic clients posting binary work too.
+    """
+    if body[:1] < b"\x80":
+        return ImagePayload(image_type, body.decode("ascii", "replace"))
+    return ImagePayload(ImageType.NUMPY if image_type is ImageType.NUMPY else ImageType.BYTES, body)
+
+
 def decode_image_bytes(data: bytes, auto_orient: bool = True) -> np.ndarray:
     """Decode an encoded image file (JPEG, PNG, WebP, BMP, TIFF...) to BGR uint8."""
     flags = cv2.IMREAD_COLOR if auto_orient else cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION

@@ -6,10 +6,12 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
 from serve_app.api.api_keys import RequestApiKey
 from serve_app.api.pipeline import InferencePipeline, get_pipeline
-from serve_app.api.responses import detection_response
+from serve_app.api.request_options import preprocess_options, visualization_style
+from serve_app.api.responses import task_response
 from serve_app.api.schemas import ObjectDetectionRequest, ObjectDetectionResponse
 from serve_app.messages import DecodeParams
 from serve_app.weights import Task
@@ -22,11 +24,12 @@ Pipeline = Annotated[InferencePipeline, Depends(get_pipeline)]
     "/infer/object_detection",
     response_model=ObjectDetectionResponse | list[ObjectDetectionResponse],
     response_model_by_alias=True,
+    response_model_exclude_none=True,
     summary="Detect objects in one image or a list of images",
 )
 async def infer_object_detection(
     request: ObjectDetectionRequest, pipeline: Pipeline, api_key: RequestApiKey
-) -> ObjectDetectionResponse | list[ObjectDetectionResponse]:
+) -> BaseModel | list[BaseModel]:
     params = DecodeParams(
         confidence=request.confidence,
         iou_threshold=request.iou_threshold,
@@ -35,12 +38,15 @@ async def infer_object_detection(
         max_detections=request.max_detections,
     )
     api_key = api_key or request.api_key
+    options, style = preprocess_options(request), visualization_style(request)
     images = request.image if isinstance(request.image, list) else [request.image]
-    results = await asyncio.gather(
+    outcomes = await asyncio.gather(
         *(
-            pipeline.run(image, request.model_id, Task.OBJECT_DETECTION, params, api_key)
+            pipeline.run(
+                image, request.model_id, Task.OBJECT_DETECTION, params, api_key, options, style
+            )
             for image in images
         )
     )
-    responses = [detection_response(d, elapsed) for d, elapsed in results]
+    responses = [task_response(Task.OBJECT_DETECTION, outcome) for outcome in outcomes]
     return responses if isinstance(request.image, list) else responses[0]

@@ -1,0 +1,166 @@
+"""The classic ``/{dataset_id}/{version_id}`` route of Roboflow's hosted API.
+
+Options come in the query string; the image is the body (base64 text, as the classic
+clients post it form-encoded; or a NumPy array), a multipart part named ``file``, or a
+URL in ``image=``. The route serves whatever task the model was trained for and
+answers in that task's response shape.
+
+It catches every two-segment path, so it is included last and its first segment may
+not be one the server's other routes begin with: ``GET /infer/object_detection`` is
+a 405 from that route, never an inference here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.convertors import StringConvertor, register_url_convertor
+from starlette.datastructures import UploadFile
+
+from serve_app.api.api_keys import RequestApiKey
+from serve_app.api.pipeline import InferencePipeline, get_pipeline
+from serve_app.api.request_options import preprocess_options
+from serve_app.api.responses import task_response
+from serve_app.api.schemas import LegacyInferenceQuery
+from serve_app.errors import InvalidImageError
+from serve_app.messages import ClassificationParams, DecodeParams, SegmentationParams, TaskParams
+from serve_app.preprocessing.image_loading import ImagePayload, ImageType, payload_from_body
+from serve_app.preprocessing.options import VisualizationStyle
+from serve_app.weights import Task
+
+# First path segments of the server's other routes (and FastAPI's docs).
+RESERVED_SEGMENTS = (
+    "infer",
+    "model",
+    "docs",
+    "redoc",
+    "openapi.json",
+    "info",
+    "healthz",
+    "readiness",
+)
+# Roboflow floors the confidence of this route at 1%.
+_MIN_CONFIDENCE = 0.01
+
+
+class DatasetIdConvertor(StringConvertor):
+    """A path segment that is not one of :data:`RESERVED_SEGMENTS`."""
+
+    regex = "(?!(?:" + "|".join(map(re.escape, RESERVED_SEGMENTS)) + ")/)[^/]+"
+
+
+register_url_convertor("dataset_id", DatasetIdConvertor())
+
+router = APIRouter(tags=["legacy"])
+Pipeline = Annotated[InferencePipeline, Depends(get_pipeline)]
+LegacyQuery = Annotated[LegacyInferenceQuery, Query()]
+
+# The body's shape depends on the model's task, known only once the model is.
+_JSON_OR_JPEG: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/json": {}, "image/jpeg": {}},
+        "description": "The response of the model's task, as /infer/{task} answers it, "
+        "or the JPEG with predictions drawn when format=image",
+    }
+}
+
+
+@router.post(
+    "/{dataset_id:dataset_id}/{version_id}",
+    response_class=Response,
+    responses=_JSON_OR_JPEG,
+    summary="Infer with any model, Roboflow's classic API (image in the body)",
+)
+async def legacy_infer_post(
+    dataset_id: str,
+    version_id: str,
+    query: LegacyQuery,
+    request: Request,
+    pipeline: Pipeline,
+    api_key: RequestApiKey,
+) -> Response:
+    payload = _url_payload(query) or await _body_payload(request, query)
+    return await _infer(f"{dataset_id}/{version_id}", payload, query, pipeline, api_key)
+
+
+@router.get(
+    "/{dataset_id:dataset_id}/{version_id}",
+    response_class=Response,
+    responses=_JSON_OR_JPEG,
+    summary="Infer with any model, Roboflow's classic API (image=<url>)",
+)
+async def legacy_infer_get(
+    dataset_id: str, version_id: str, query: LegacyQuery, pipeline: Pipeline, api_key: RequestApiKey
+) -> Response:
+    payload = _url_payload(query)
+    if payload is None:
+        raise InvalidImageError("GET requests name the image with image=<url>")
+    return await _infer(f"{dataset_id}/{version_id}", payload, query, pipeline, api_key)
+
+
+async def _infer(
+    model_id: str,
+    payload: ImagePayload,
+    query: LegacyInferenceQuery,
+    pipeline: InferencePipeline,
+    api_key: str | None,
+) -> Response:
+    """``api_key`` is the query's or the bearer token (``query.api_key`` documents it)."""
+    task = await pipeline.model_task(model_id, api_key)
+    drawn = query.format != "json"
+    style = VisualizationStyle(labels=query.labels, stroke_width=query.stroke) if drawn else None
+    outcome = await pipeline.run(
+        payload,
+        model_id,
+        task,
+        _params(task, query),
+        api_key,
+        preprocess_options(query),
+        style,
+    )
+    if query.format == "image":
+        return Response(outcome.visualization, media_type="image/jpeg")
+    response = task_response(task, outcome)
+    return JSONResponse(response.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+def _params(task: Task, query: LegacyInferenceQuery) -> TaskParams:
+    """The decoding options of ``task`` from the classic query's thresholds."""
+    confidence = max(_as_fraction(query.confidence), _MIN_CONFIDENCE)
+    if task is Task.CLASSIFICATION:
+        return ClassificationParams(confidence=confidence)
+    # Segmentation decodes masks as Roboflow's route does by default ("accurate").
+    box_params = SegmentationParams if task is Task.INSTANCE_SEGMENTATION else DecodeParams
+    return box_params(
+        confidence=confidence,
+        iou_threshold=_as_fraction(query.overlap),
+        max_detections=query.max_detections,
+    )
+
+
+def _as_fraction(value: float) -> float:
+    """Classic clients send percentages (40 for 0.4); values below 1 are fractions."""
+    return value / 100 if value >= 1 else value
+
+
+def _url_payload(query: LegacyInferenceQuery) -> ImagePayload | None:
+    return ImagePayload(ImageType.URL, query.image) if query.image else None
+
+
+async def _body_payload(request: Request, query: LegacyInferenceQuery) -> ImagePayload:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidImageError("A multipart body must carry the image in a part named 'file'")
+        return ImagePayload(ImageType.BYTES, await upload.read())
+    body = await request.body()
+    if not body.strip():
+        raise InvalidImageError(
+            "No image: send it as the body, as a multipart part named 'file', or as image=<url>"
+        )
+    return payload_from_body(body, ImageType(query.image_type))

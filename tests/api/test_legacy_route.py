@@ -1,0 +1,191 @@
+"""The classic ``/{dataset_id}/{version_id}`` route: every way classic clients send an
+image, Roboflow's percentage thresholds, the image formats, and the routes it must
+not shadow."""
+
+from __future__ import annotations
+
+import base64
+import io
+import pickle
+from collections.abc import Iterator
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from serve_app.api.routes.legacy import RESERVED_SEGMENTS
+from tests.support import box_of, loopback_image_server, npy_b64, png_b64, solid_image
+
+MODEL = "/fixture-yolov8/1"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+# Red 1.0 and blue 0.78: one red box after NMS at IoU 0.3 (the pair's IoU is 0.6).
+IMAGE = solid_image(320, 320, (200, 0, 255))
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    return base64.b64decode(png_b64(image))
+
+
+def counts(body: dict) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in body["predictions"]:
+        out[p["class"]] = out.get(p["class"], 0) + 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def image_url() -> Iterator[str]:
+    """URL of a PNG of :data:`IMAGE` on a loopback server."""
+    data = png_bytes(IMAGE)
+    with loopback_image_server(lambda _: data) as base_url:
+        yield f"{base_url}/image.png"
+
+
+def test_base64_form_body_answers_like_infer(client: httpx.Client) -> None:
+    r = client.post(MODEL, content=png_b64(IMAGE), headers=FORM)
+    assert r.status_code == 200, r.text
+    legacy = r.json()
+    modern = client.post(
+        "/infer/object_detection",
+        json={"model_id": MODEL[1:], "image": {"type": "base64", "value": png_b64(IMAGE)}},
+    ).json()
+    assert counts(legacy) == counts(modern) == {"red-thing": 1, "blue-thing": 1}
+    for old, new in zip(legacy["predictions"], modern["predictions"], strict=True):
+        assert box_of(old) == pytest.approx(box_of(new))
+        assert old["confidence"] == pytest.approx(new["confidence"])
+    assert "visualization" not in legacy
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("overlap=30", {"red-thing": 1, "blue-thing": 1}),
+        ("overlap=0.3", {"red-thing": 1, "blue-thing": 1}),
+        ("overlap=70", {"red-thing": 2, "blue-thing": 1}),  # the pair's IoU is 0.6
+        ("overlap=0.7", {"red-thing": 2, "blue-thing": 1}),
+        ("confidence=80", {"red-thing": 1}),  # blue scores 0.78
+        ("confidence=0.8", {"red-thing": 1}),
+        ("max_detections=1", {"red-thing": 1}),
+    ],
+)
+def test_thresholds_are_fractions_or_percentages(
+    client: httpx.Client, query: str, expected: dict[str, int]
+) -> None:
+    r = client.post(f"{MODEL}?{query}", content=png_b64(IMAGE), headers=FORM)
+    assert r.status_code == 200, r.text
+    assert counts(r.json()) == expected
+
+
+def test_multipart_file_part(client: httpx.Client) -> None:
+    r = client.post(MODEL, files={"file": ("image.png", png_bytes(IMAGE), "image/png")})
+    assert r.status_code == 200, r.text
+    assert counts(r.json()) == {"red-thing": 1, "blue-thing": 1}
+
+
+def test_get_with_image_url(client: httpx.Client, image_url: str) -> None:
+    r = client.get(MODEL, params={"image": image_url})
+    assert r.status_code == 200, r.text
+    assert r.json()["image"] == {"width": 320, "height": 320}
+    assert counts(r.json()) == {"red-thing": 1, "blue-thing": 1}
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    np.save(out, array, allow_pickle=False)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "body", [npy_b64(IMAGE).encode(), npy_bytes(IMAGE)], ids=["base64-npy", "raw-npy"]
+)
+def test_numpy_body_in_npy_form(client: httpx.Client, body: bytes) -> None:
+    r = client.post(f"{MODEL}?image_type=numpy", content=body, headers=FORM)
+    assert r.status_code == 200, r.text
+    assert counts(r.json()) == {"red-thing": 1, "blue-thing": 1}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [pickle.dumps(IMAGE), base64.b64encode(pickle.dumps(IMAGE))],
+    ids=["raw-pickle", "base64-pickle"],
+)
+def test_pickled_numpy_is_refused_naming_the_setting(client: httpx.Client, body: bytes) -> None:
+    r = client.post(f"{MODEL}?image_type=numpy", content=body, headers=FORM)
+    assert r.status_code == 400, r.text
+    assert "RFSERVE_ALLOW_PICKLED_NUMPY" in r.json()["message"]
+
+
+def test_format_image_answers_a_jpeg_of_the_original_size(client: httpx.Client) -> None:
+    image = solid_image(480, 360, (200, 0, 255))
+    r = client.post(
+        f"{MODEL}?format=image&labels=true&stroke=3", content=png_b64(image), headers=FORM
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/jpeg"
+    drawn = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+    assert drawn is not None and drawn.shape == image.shape
+    assert np.abs(drawn.astype(int) - image).max() > 100  # something was drawn
+
+
+def test_format_image_and_json_carries_the_drawing(client: httpx.Client) -> None:
+    r = client.post(f"{MODEL}?format=image_and_json", content=png_b64(IMAGE), headers=FORM)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert counts(body) == {"red-thing": 1, "blue-thing": 1}
+    drawn = cv2.imdecode(np.frombuffer(base64.b64decode(body["visualization"]), np.uint8), 1)
+    assert drawn.shape == IMAGE.shape
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "message_part"),
+    [
+        ("POST", MODEL, {"content": b"", "headers": FORM}, 400, "No image"),
+        ("GET", MODEL, {}, 400, "image=<url>"),
+        ("POST", "/no-such-model/3", {"content": png_b64(IMAGE), "headers": FORM}, 404, "no-such"),
+        (
+            "POST",
+            f"{MODEL}?format=xml",
+            {"content": png_b64(IMAGE), "headers": FORM},
+            422,
+            "format",
+        ),
+        ("POST", MODEL, {"files": {"other": ("a.png", b"x", "image/png")}}, 400, "'file'"),
+    ],
+)
+def test_bad_requests(
+    client: httpx.Client, method: str, path: str, kwargs: dict, status: int, message_part: str
+) -> None:
+    r = client.request(method, path, **kwargs)
+    assert r.status_code == status, r.text
+    assert message_part in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/info", 200),
+        ("GET", "/healthz", 200),
+        ("GET", "/readiness", 200),
+        ("GET", "/openapi.json", 200),
+        ("GET", "/docs", 200),
+        ("GET", "/docs/oauth2-redirect", 200),
+        ("POST", "/docs/oauth2-redirect", 405),
+        ("GET", "/infer/object_detection", 405),
+        ("POST", "/infer/no_such_task", 404),
+        ("POST", "/model/no_such_route", 404),
+    ],
+)
+def test_other_routes_are_not_shadowed(
+    client: httpx.Client, method: str, path: str, status: int
+) -> None:
+    r = client.request(method, path)
+    assert r.status_code == status, r.text
+
+
+def test_every_two_segment_route_starts_with_a_reserved_segment(client: httpx.Client) -> None:
+    """Guards routes added later: each must be listed, or the catch-all could take it."""
+    for path in client.get("/openapi.json").json()["paths"]:
+        segments = path.strip("/").split("/")
+        if len(segments) >= 2 and not segments[0].startswith("{"):
+            assert segments[0] in RESERVED_SEGMENTS, path
