@@ -1,4 +1,4 @@
-"""docs/configuration.md names every environment variable and config field."""
+"""The README's configuration section names every environment variable and config field."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from serve_app.config import (
     ServerSettings,
 )
 
-DOC = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+DOC = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
 @pytest.mark.parametrize("name", sorted(ServerSettings.model_fields))
