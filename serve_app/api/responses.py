@@ -7,53 +7,89 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+import numpy as np
 
 from serve_app.api.pipeline import InferenceOutcome
-from serve_app.api.schemas import ImageSize, ObjectDetectionPrediction, ObjectDetectionResponse
-from serve_app.messages import Detections
+from serve_app.api.schemas import (
+    ClassificationPrediction,
+    ClassificationResponse,
+    ImageSize,
+    InferenceResponse,
+    InstanceSegmentationPrediction,
+    InstanceSegmentationResponse,
+    MultiLabelClassificationPrediction,
+    MultiLabelClassificationResponse,
+    ObjectDetectionPrediction,
+    ObjectDetectionResponse,
+)
+from serve_app.messages import Classification, Detections
 from serve_app.weights import Task
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R", bound=InferenceResponse)
 
 
 def detection_response(detections: Detections, elapsed_s: float) -> ObjectDetectionResponse:
-    predictions = []
-    for (x1, y1, x2, y2), conf, cid in zip(
-        detections.xyxy.tolist(),
-        detections.confidence.tolist(),
-        detections.class_id.tolist(),
-        strict=True,
-    ):
-        predictions.append(
-            ObjectDetectionPrediction.model_validate(
-                {
-                    "x": (x1 + x2) / 2,
-                    "y": (y1 + y2) / 2,
-                    "width": x2 - x1,
-                    "height": y2 - y1,
-                    "confidence": conf,
-                    "class": detections.class_names[cid],
-                    "class_id": cid,
-                    "detection_id": str(uuid.uuid4()),
-                }
-            )
-        )
     return ObjectDetectionResponse(
-        inference_id=str(uuid.uuid4()),
-        time=elapsed_s,
-        image=ImageSize(width=detections.image_width, height=detections.image_height),
+        **_envelope(detections.image_width, detections.image_height, elapsed_s),
+        predictions=[ObjectDetectionPrediction.model_validate(b) for b in _boxes(detections)],
+    )
+
+
+def instance_segmentation_response(
+    detections: Detections, elapsed_s: float
+) -> InstanceSegmentationResponse:
+    empty = np.empty((0, 2), dtype=np.float32)
+    polygons = detections.polygons or [empty] * len(detections)
+    predictions = [
+        InstanceSegmentationPrediction.model_validate(
+            {**box, "points": [{"x": x, "y": y} for x, y in polygon.tolist()]}
+        )
+        for box, polygon in zip(_boxes(detections), polygons, strict=True)
+    ]
+    return InstanceSegmentationResponse(
+        **_envelope(detections.image_width, detections.image_height, elapsed_s),
         predictions=predictions,
     )
 
 
-RESPONSE_BUILDERS: dict[Task, Callable[[Any, float], BaseModel]] = {
+def classification_response(
+    result: Classification, elapsed_s: float
+) -> ClassificationResponse | MultiLabelClassificationResponse:
+    envelope = _envelope(result.image_width, result.image_height, elapsed_s)
+    names, scores = result.class_names, result.scores.tolist()
+    predicted = result.predicted.tolist()
+    if result.multilabel:
+        return MultiLabelClassificationResponse(
+            **envelope,
+            predictions={
+                name: MultiLabelClassificationPrediction(confidence=score, class_id=i)
+                for i, (name, score) in enumerate(zip(names, scores, strict=True))
+            },
+            predicted_classes=[names[i] for i in predicted],
+        )
+    top = int(np.argmax(result.scores))
+    return ClassificationResponse(
+        **envelope,
+        predictions=[
+            ClassificationPrediction.model_validate(
+                {"class": names[i], "class_id": i, "confidence": scores[i]}
+            )
+            for i in predicted
+        ],
+        top=names[top],
+        confidence=scores[top],
+    )
+
+
+RESPONSE_BUILDERS: dict[Task, Callable[[Any, float], InferenceResponse]] = {
     Task.OBJECT_DETECTION: detection_response,
+    Task.INSTANCE_SEGMENTATION: instance_segmentation_response,
+    Task.CLASSIFICATION: classification_response,
 }
 """The response shape of each task's prediction, for routes that serve any task."""
 
 
-def task_response(task: Task, outcome: InferenceOutcome) -> BaseModel:
+def task_response(task: Task, outcome: InferenceOutcome) -> InferenceResponse:
     """The response for a model of ``task``, with its drawing when one was made."""
     response = RESPONSE_BUILDERS[task](outcome.prediction, outcome.elapsed_s)
     return with_visualization(response, outcome.visualization)
@@ -64,3 +100,34 @@ def with_visualization(response: R, jpeg: bytes | None) -> R:
     if jpeg is None:
         return response
     return response.model_copy(update={"visualization": base64.b64encode(jpeg).decode("ascii")})
+
+
+def _envelope(width: int, height: int, elapsed_s: float) -> dict[str, Any]:
+    """Fields every response has."""
+    return {
+        "inference_id": str(uuid.uuid4()),
+        "time": elapsed_s,
+        "image": ImageSize(width=width, height=height),
+    }
+
+
+def _boxes(detections: Detections) -> list[dict[str, Any]]:
+    """Box fields of each detection, as Roboflow writes them: centre and size."""
+    return [
+        {
+            "x": (x1 + x2) / 2,
+            "y": (y1 + y2) / 2,
+            "width": x2 - x1,
+            "height": y2 - y1,
+            "confidence": conf,
+            "class": detections.class_names[cid],
+            "class_id": cid,
+            "detection_id": str(uuid.uuid4()),
+        }
+        for (x1, y1, x2, y2), conf, cid in zip(
+            detections.xyxy.tolist(),
+            detections.confidence.tolist(),
+            detections.class_id.tolist(),
+            strict=True,
+        )
+    ]

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from serve_app.messages import MaskDecodeMode
+
 
 class InferenceImage(BaseModel):
     type: Literal["base64", "url", "numpy"] = Field(
@@ -47,6 +49,21 @@ class ObjectDetectionRequest(BaseInferenceRequest):
     visualization_stroke_width: int = Field(1, ge=1, le=100)
 
 
+class InstanceSegmentationRequest(ObjectDetectionRequest):
+    mask_decode_mode: MaskDecodeMode = Field(
+        MaskDecodeMode.ACCURATE,
+        description="Resolution masks are decoded at: 'accurate' (network input), 'fast' "
+        "(mask prototypes) or 'tradeoff' (in between, by `tradeoff_factor`).",
+    )
+    tradeoff_factor: float = Field(
+        0.0, ge=0, le=1, description="For 'tradeoff' masks: 0 is 'fast', 1 is 'accurate'."
+    )
+
+
+class ClassificationRequest(BaseInferenceRequest):
+    confidence: float = Field(0.4, ge=0, le=1)
+
+
 class ImageSize(BaseModel):
     width: int
     height: int
@@ -63,13 +80,66 @@ class ObjectDetectionPrediction(BaseModel):
     detection_id: str
 
 
-class ObjectDetectionResponse(BaseModel):
+class InferenceResponse(BaseModel):
+    """Fields every task answers with."""
+
     inference_id: str
     time: float = Field(description="Server-side seconds spent on this image")
     image: ImageSize
-    predictions: list[ObjectDetectionPrediction]
     visualization: str | None = Field(
         None, description="Base64 JPEG of the image with predictions drawn, when asked for"
+    )
+
+
+class ObjectDetectionResponse(InferenceResponse):
+    predictions: list[ObjectDetectionPrediction]
+
+
+class Point(BaseModel):
+    x: float
+    y: float
+
+
+class InstanceSegmentationPrediction(ObjectDetectionPrediction):
+    points: list[Point] = Field(
+        description="Outline of the instance's mask in original-image pixels; empty when "
+        "the mask inside the box is empty"
+    )
+
+
+class InstanceSegmentationResponse(InferenceResponse):
+    predictions: list[InstanceSegmentationPrediction]
+
+
+class ClassificationPrediction(BaseModel):
+    class_: str = Field(alias="class", serialization_alias="class")
+    class_id: int
+    confidence: float
+
+
+class ClassificationResponse(InferenceResponse):
+    """A single-label model's answer."""
+
+    predictions: list[ClassificationPrediction] = Field(
+        description="Classes scoring at least `confidence`, best first (softmax scores)"
+    )
+    top: str = Field(description="The best class, whatever its score")
+    confidence: float = Field(description="Score of the best class")
+
+
+class MultiLabelClassificationPrediction(BaseModel):
+    confidence: float
+    class_id: int
+
+
+class MultiLabelClassificationResponse(InferenceResponse):
+    """A multi-label model's answer."""
+
+    predictions: dict[str, MultiLabelClassificationPrediction] = Field(
+        description="Every class by name, with its own sigmoid score"
+    )
+    predicted_classes: list[str] = Field(
+        description="Classes scoring above the request's `confidence`, best first"
     )
 
 
