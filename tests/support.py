@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import io
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 import numpy as np
+import pytest
+
+from serve_app.weights.local import BUNDLED_MODELS_DIR
 
 
 def jpeg_b64(image_bgr: np.ndarray, quality: int = 95) -> str:
@@ -55,24 +59,64 @@ def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def match_count(
-    truths: list[tuple[int, tuple[float, ...]]],
-    predictions: list[tuple[int, tuple[float, ...]]],
+def match_pairs(
+    truths: Sequence[tuple[int, tuple[float, ...]]],
+    predictions: Sequence[tuple[int, tuple[float, ...]]],
     iou_threshold: float = 0.5,
-) -> int:
-    """Greedy one-to-one matches of (class id, box) pairs, same class, IoU ≥ threshold."""
-    unmatched = list(predictions)
-    matched = 0
-    for cls, box in truths:
+) -> list[tuple[int, int]]:
+    """Greedy one-to-one matches of (class id, box) pairs, same class, IoU ≥ threshold,
+    as (truth index, prediction index)."""
+    unmatched = dict(enumerate(predictions))
+    pairs = []
+    for t, (cls, box) in enumerate(truths):
         best = max(
-            (p for p in unmatched if p[0] == cls),
-            key=lambda p: box_iou(box, p[1]),
+            (i for i, p in unmatched.items() if p[0] == cls),
+            key=lambda i: box_iou(box, unmatched[i][1]),
             default=None,
         )
-        if best is not None and box_iou(box, best[1]) >= iou_threshold:
-            unmatched.remove(best)
-            matched += 1
-    return matched
+        if best is not None and box_iou(box, unmatched[best][1]) >= iou_threshold:
+            del unmatched[best]
+            pairs.append((t, best))
+    return pairs
+
+
+def match_count(
+    truths: Sequence[tuple[int, tuple[float, ...]]],
+    predictions: Sequence[tuple[int, tuple[float, ...]]],
+    iou_threshold: float = 0.5,
+) -> int:
+    """How many of :func:`match_pairs` there are."""
+    return len(match_pairs(truths, predictions, iou_threshold))
+
+
+@dataclass(frozen=True)
+class Resized:
+    """How a solid image of ``width`` x ``height`` lands in a fixture model's input,
+    worked out by hand, so tests can check answers without the server's own maths."""
+
+    width: int
+    height: int
+    scale_x: float
+    scale_y: float
+    pad_y: float
+    channel_mean: float
+    """Mean of a full (255) channel over the network input, letterbox bars included."""
+
+    def to_input(self, points: np.ndarray) -> np.ndarray:
+        """Original-image (x, y) points [..., 2] → network-input pixels."""
+        return np.asarray(points, np.float64) * [self.scale_x, self.scale_y] + [0, self.pad_y]
+
+    def box_to_original(self, xyxy: tuple[float, ...]) -> tuple[float, ...]:
+        """A network-input x1, y1, x2, y2 box → original-image pixels."""
+        x1, y1, x2, y2 = xyxy
+        sx, sy, pad = self.scale_x, self.scale_y, self.pad_y
+        return x1 / sx, (y1 - pad) / sy, x2 / sx, (y2 - pad) / sy
+
+
+# 640x480 letterboxed into 320x320: scale 0.5, 40 px bars above and below.
+LETTERBOXED = Resized(640, 480, 0.5, 0.5, 40, channel_mean=0.75)
+# 800x400 stretched to 320x256.
+STRETCHED = Resized(800, 400, 0.4, 0.64, 0, channel_mean=1.0)
 
 
 @contextmanager
@@ -99,3 +143,12 @@ def loopback_image_server(png_for_path: Callable[[str], bytes]) -> Iterator[str]
     finally:
         server.shutdown()
         server.server_close()
+
+
+def skip_unless_bundled(model_id: str, train: str) -> pytest.MarkDecorator:
+    """Skip a test of a trained model the repository does not hold yet; ``train`` is the
+    ``tools.train_shapes`` command that makes it."""
+    return pytest.mark.skipif(
+        not (BUNDLED_MODELS_DIR / model_id / "weights.onnx").is_file(),
+        reason=f"{model_id} is not bundled yet (train it: python -m tools.train_shapes {train})",
+    )
