@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 WeightSourceName = Literal["local", "s3", "roboflow"]
+DEFAULT_WEIGHT_SOURCES: tuple[WeightSourceName, ...] = ("local", "s3", "roboflow")
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -37,7 +38,7 @@ class ServerSettings(BaseSettings):
     preload_models: CommaList = Field(default_factory=list, validation_alias="PRELOAD_MODELS")
 
     weight_sources: Annotated[list[WeightSourceName], NoDecode] = Field(
-        default_factory=lambda: ["local", "s3", "roboflow"],
+        default_factory=lambda: list(DEFAULT_WEIGHT_SOURCES),
         validation_alias="RFSERVE_WEIGHT_SOURCES",
     )
     """Order in which sources are asked for a model missing from the cache."""

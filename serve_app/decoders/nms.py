@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -23,11 +25,11 @@ def nms_indices(
     # OpenCV takes x, y, w, h boxes; its IoU is the standard one for float boxes.
     xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1).astype(np.float32)
     score_list = scores.astype(np.float32)
+    # OpenCV's stubs say sequences; NumPy arrays are what it takes natively.
+    dnn: Any = cv2.dnn
     if class_agnostic:
-        keep = cv2.dnn.NMSBoxes(xywh, score_list, 0.0, iou_threshold)
+        kept = dnn.NMSBoxes(xywh, score_list, 0.0, iou_threshold)
     else:
-        keep = cv2.dnn.NMSBoxesBatched(
-            xywh, score_list, class_id.astype(np.int32), 0.0, iou_threshold
-        )
-    keep = np.asarray(keep, dtype=np.int64).reshape(-1)
+        kept = dnn.NMSBoxesBatched(xywh, score_list, class_id.astype(np.int32), 0.0, iou_threshold)
+    keep = np.asarray(kept, dtype=np.int64).reshape(-1)
     return keep[np.argsort(-scores[keep], kind="stable")]
