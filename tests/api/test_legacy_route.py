@@ -137,6 +137,16 @@ def test_format_image_and_json_carries_the_drawing(client: httpx.Client) -> None
     assert drawn.shape == IMAGE.shape
 
 
+def test_serves_the_task_the_model_was_trained_for(client: httpx.Client) -> None:
+    r = client.post("/fixture-classification/1", content=png_b64(IMAGE), headers=FORM)
+    assert r.status_code == 200, r.text
+    assert r.json()["top"] == "red"
+    r = client.post("/fixture-yolov8-seg/1", content=png_b64(IMAGE), headers=FORM)
+    assert r.status_code == 200, r.text
+    assert counts(r.json()) == {"red-thing": 1, "blue-thing": 1}
+    assert all(len(p["points"]) > 2 for p in r.json()["predictions"])
+
+
 @pytest.mark.parametrize(
     ("method", "path", "kwargs", "status", "message_part"),
     [

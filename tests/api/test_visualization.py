@@ -13,7 +13,7 @@ import pytest
 
 from serve_app.preprocessing.visualization import PALETTE, hex_to_bgr
 from tests.fixtures_preprocessing import CLASS_COLORS
-from tests.support import b64_image, solid_image
+from tests.support import b64_image, box_of, solid_image
 
 ROUTE = "/infer/object_detection"
 # 640x480 letterboxed to 320x320: the red-thing box lands on (120, 60)-(280, 180).
@@ -65,3 +65,29 @@ def test_no_visualization_unless_asked(client: httpx.Client, params: dict) -> No
     )
     assert r.status_code == 200, r.text
     assert "visualization" not in r.json()
+
+
+def test_segmentation_outlines_are_drawn(client: httpx.Client) -> None:
+    r = client.post(
+        "/infer/instance_segmentation",
+        json={
+            "model_id": "fixture-yolov8-seg/1",
+            "image": b64_image(IMAGE),
+            "visualize_predictions": True,
+            "visualization_stroke_width": 5,
+        },
+    )
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    drawn = cv2.imdecode(np.frombuffer(base64.b64decode(answer["visualization"]), np.uint8), 1)
+    red = next(p for p in answer["predictions"] if p["class"] == "red-thing")
+    x1, y1, x2, y2 = box_of(red)
+    # The outline's vertex farthest from the box's sides: only the outline passes there.
+    vertex = max(
+        ((p["x"], p["y"]) for p in red["points"]),
+        key=lambda v: min(abs(v[0] - x1), abs(v[0] - x2), abs(v[1] - y1), abs(v[1] - y2)),
+    )
+    assert (
+        min(abs(vertex[0] - x1), abs(vertex[0] - x2), abs(vertex[1] - y1), abs(vertex[1] - y2)) > 10
+    )
+    assert_color(drawn[round(vertex[1]), round(vertex[0])], hex_to_bgr(PALETTE[0]))
