@@ -16,14 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ray import serve
 
-from serve_app.app import build_app
-from serve_app.config import AppConfig, ServerSettings
+from serve_app.config import ServerSettings
+from tests.serve_apps import deployed, small_app
 from tools.fixtures.packages import LETTERBOX, STRETCH_SQUARE, Resize, fixtures, write_package
 
-APP_NAME = "rfserve-preprocessing-test"
-ROUTE_PREFIX = "/preprocessing"
+APP_NAME = "preprocessing"
 
 # Keeps x 25..75 % and y 50..100 %: on an 800x400 image, the 400x200 box at (200, 200).
 CROP = {"static-crop": {"enabled": True, "x_min": 25, "y_min": 50, "x_max": 75, "y_max": 100}}
@@ -80,13 +78,8 @@ def preprocessing_server(
     app_settings = settings.model_copy(
         update={"local_models_dir": root, "model_cache_dir": tmp_path_factory.mktemp("cache")}
     )
-    small = {"num_cpus": 0.1}
-    config = AppConfig.model_validate(
-        {"ingress": small, "preprocessing": small, "model": small, "settings": app_settings}
-    )
-    serve.run(build_app(config), name=APP_NAME, route_prefix=ROUTE_PREFIX)
-    yield f"http://127.0.0.1:{serve_port}{ROUTE_PREFIX}"
-    serve.delete(APP_NAME)
+    with deployed(APP_NAME, small_app(app_settings), serve_port) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")
