@@ -2,8 +2,8 @@
 and resize steps, served by a second application beside the session's main one.
 
 The models are the YOLOv8 fixture (``tools.fixtures``): fixed boxes in network-input
-pixels, scored by the mean red and blue of the network input. Test modules import
-the fixtures they use from here.
+pixels, scored by the mean red and blue of the network input. tests/api/conftest.py
+hands the fixtures to the tests there.
 """
 
 from __future__ import annotations
