@@ -1,26 +1,36 @@
-"""Model packages from a folder on this machine, including those bundled with the app."""
+"""Model packages in folders on this machine, including those bundled with the app.
+
+They are read in place, never copied into the cache: a copy could only go stale
+when the folder changes (a new release of the bundled models, an edited model).
+"""
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
-from serve_app.weights.package import WEIGHTS_FILE, ModelId
+from serve_app.config import ServerSettings
+from serve_app.weights.package import ENVIRONMENT_FILE, WEIGHTS_FILE, ModelId
 
 BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 
 
-class LocalDirectorySource:
-    """Copies ``{root}/{dataset}/{version}/`` into the cache."""
+def local_model_dirs(settings: ServerSettings) -> list[Path]:
+    """Folders searched when ``local`` is among the weight sources, in order."""
+    if "local" not in settings.weight_sources:
+        return []
+    extra = [settings.local_models_dir] if settings.local_models_dir is not None else []
+    return [*extra, BUNDLED_MODELS_DIR]
 
-    name = "local"
 
-    def __init__(self, root: Path) -> None:
-        self._root = root
+def find_local_package(dirs: Sequence[Path], model_id: ModelId) -> Path | None:
+    """The first folder holding a complete package of ``model_id``."""
+    for root in dirs:
+        folder = root / model_id.relative_path
+        if is_complete_package(folder):
+            return folder
+    return None
 
-    def fetch(self, model_id: ModelId, dest: Path, api_key: str | None) -> bool:
-        src = self._root / model_id.relative_path
-        if not (src / WEIGHTS_FILE).is_file():
-            return False
-        shutil.copytree(src, dest, dirs_exist_ok=True)
-        return True
+
+def is_complete_package(folder: Path) -> bool:
+    return (folder / WEIGHTS_FILE).is_file() and (folder / ENVIRONMENT_FILE).is_file()

@@ -16,14 +16,15 @@ folders cannot collide with models, whose dataset names start with a letter or d
 While one process fetches a model the others wait on its lock and then find it
 cached, so concurrent first requests on any number of replicas sharing the folder
 download once. A cached package is used without asking any source: a warm cache
-serves with every source down.
+serves with every source down. Local folders (``RFSERVE_LOCAL_MODELS_DIR``, the
+bundled models) come first and are read in place, so they are never stale.
 """
 
 from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,8 +38,8 @@ from serve_app.errors import (
     UpstreamTimeoutError,
 )
 from serve_app.weights.base import WeightSource
-from serve_app.weights.local import BUNDLED_MODELS_DIR, LocalDirectorySource
-from serve_app.weights.package import ENVIRONMENT_FILE, WEIGHTS_FILE, ModelId, ModelPackage
+from serve_app.weights.local import find_local_package, is_complete_package, local_model_dirs
+from serve_app.weights.package import ModelId, ModelPackage
 from serve_app.weights.roboflow import RoboflowSource
 from serve_app.weights.s3 import S3Source
 
@@ -54,14 +55,12 @@ LOCK_TIMEOUT_S = 600.0
 
 
 def build_sources(settings: ServerSettings) -> list[WeightSource]:
-    """The configured sources, in the configured order; S3 only with a bucket."""
+    """The configured remote sources, in the configured order; S3 only with a bucket.
+
+    ``local`` folders are not fetched from: see :func:`local_model_dirs`."""
     sources: list[WeightSource] = []
     for name in settings.weight_sources:
-        if name == "local":
-            if settings.local_models_dir is not None:
-                sources.append(LocalDirectorySource(settings.local_models_dir))
-            sources.append(LocalDirectorySource(BUNDLED_MODELS_DIR))
-        elif name == "s3" and settings.s3_bucket is not None:
+        if name == "s3" and settings.s3_bucket is not None:
             sources.append(S3Source(settings))
         elif name == "roboflow":
             sources.append(RoboflowSource.from_settings(settings))
@@ -69,24 +68,28 @@ def build_sources(settings: ServerSettings) -> list[WeightSource]:
 
 
 class ModelStore:
-    def __init__(self, cache_dir: Path, sources: list[WeightSource]) -> None:
+    def __init__(
+        self, cache_dir: Path, sources: list[WeightSource], local_dirs: Sequence[Path] = ()
+    ) -> None:
         self._cache_dir = cache_dir
         self._sources = sources
+        self._local_dirs = list(local_dirs)
         self._packages: dict[ModelId, ModelPackage] = {}
         self._guard = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> ModelStore:
-        return cls(settings.model_cache_dir, build_sources(settings))
+        return cls(settings.model_cache_dir, build_sources(settings), local_model_dirs(settings))
 
     def package(self, model_id: str, api_key: str | None = None) -> ModelPackage:
-        """The package's metadata, fetching the package into the cache on first use."""
+        """The package's metadata, from a local folder or else fetched into the cache."""
         mid = ModelId.parse(model_id)
         with self._guard:
             cached = self._packages.get(mid)
         if cached is not None:
             return cached
-        package = self._load_cached(mid, api_key)
+        local = find_local_package(self._local_dirs, mid)
+        package = ModelPackage.load(mid, local) if local else self._load_cached(mid, api_key)
         with self._guard:
             self._packages[mid] = package
         return package
@@ -98,10 +101,10 @@ class ModelStore:
     def ensure_cached(self, model_id: ModelId, api_key: str | None) -> Path:
         """The folder of the complete package, fetched first if it is not cached."""
         target = self._cache_dir / model_id.relative_path
-        if _is_complete(target):
+        if is_complete_package(target):
             return target
         with self._locked(model_id):
-            if not _is_complete(target):  # else another process fetched it while we waited
+            if not is_complete_package(target):  # else another process fetched it while we waited
                 self._fetch(model_id, target, api_key)
         return target
 
@@ -164,7 +167,7 @@ class ModelStore:
         target = self._cache_dir / model_id.relative_path
         with self._locked(model_id):
             # Another process may have replaced the bad copy while we waited.
-            if not _is_complete(target) or _loads(model_id, target):
+            if not is_complete_package(target) or _loads(model_id, target):
                 return
             aside = self._cache_dir / QUARANTINE_DIR / model_id.relative_path
             shutil.rmtree(aside, ignore_errors=True)
@@ -183,10 +186,6 @@ class ModelStore:
                 f"Model {model_id} is still being fetched by another worker "
                 f"after {LOCK_TIMEOUT_S:g} s"
             ) from None
-
-
-def _is_complete(folder: Path) -> bool:
-    return (folder / WEIGHTS_FILE).is_file() and (folder / ENVIRONMENT_FILE).is_file()
 
 
 def _loads(model_id: ModelId, folder: Path) -> bool:

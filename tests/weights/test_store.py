@@ -21,7 +21,6 @@ from serve_app.errors import (
     UpstreamUnavailableError,
 )
 from serve_app.weights.download import write_verified
-from serve_app.weights.local import LocalDirectorySource
 from serve_app.weights.package import ModelId
 from serve_app.weights.store import QUARANTINE_DIR, STAGING_DIR, ModelStore, build_sources
 
@@ -33,7 +32,7 @@ class CountingSource:
 
     def __init__(self, root: Path, error: ServeAppError | None = None, delay_s: float = 0.0):
         self.name = f"counting:{root.name}"
-        self._local = LocalDirectorySource(root)
+        self._root = root
         self._error = error
         self._delay_s = delay_s
         self._guard = threading.Lock()
@@ -45,7 +44,11 @@ class CountingSource:
         time.sleep(self._delay_s)
         if self._error is not None:
             raise self._error
-        return self._local.fetch(model_id, dest, api_key)
+        src = self._root / model_id.relative_path
+        if not (src / "weights.onnx").is_file():
+            return False
+        shutil.copytree(src, dest, dirs_exist_ok=True)
+        return True
 
 
 @pytest.fixture
@@ -185,10 +188,10 @@ def test_sources_are_asked_in_order(
 @pytest.mark.parametrize(
     ("overrides", "names"),
     [
-        ({}, ["local"]),
-        ({"weight_sources": ["local", "s3", "roboflow"]}, ["local", "roboflow"]),
+        ({}, []),
+        ({"weight_sources": ["local", "s3", "roboflow"]}, ["roboflow"]),
         ({"s3_bucket": "models", "weight_sources": ["roboflow", "s3"]}, ["roboflow", "s3"]),
-        ({"local_models_dir": Path("/models"), "weight_sources": ["local"]}, ["local", "local"]),
+        ({"local_models_dir": Path("/models"), "weight_sources": ["local"]}, []),
     ],
 )
 def test_build_sources_follows_the_order_and_skips_s3_without_a_bucket(
@@ -196,3 +199,20 @@ def test_build_sources_follows_the_order_and_skips_s3_without_a_bucket(
 ) -> None:
     settings = ServerSettings(**{"weight_sources": ["local"], **overrides})
     assert [source.name for source in build_sources(settings)] == names
+
+
+def test_local_folders_are_read_in_place_and_never_go_stale(
+    tmp_path: Path, source_root: Path, cache: Path, fixture_models_dir: Path
+) -> None:
+    settings = ServerSettings(
+        model_cache_dir=cache, local_models_dir=source_root, weight_sources=["local"]
+    )
+    package = ModelStore.from_settings(settings).package(MODEL)
+    assert package.path == source_root / MODEL
+    assert not (cache / MODEL).exists(), "a local model must not be copied into the cache"
+    # The folder changes (a new release of the model): a new store sees the new files.
+    (source_root / MODEL / "class_names.txt").write_text("apple\npear\n")
+    assert ModelStore.from_settings(settings).package(MODEL).class_names == ("apple", "pear")
+    # Without "local" among the sources, the folder is not consulted at all.
+    with pytest.raises(ModelNotFoundError):
+        ModelStore.from_settings(settings.model_copy(update={"weight_sources": []})).package(MODEL)
