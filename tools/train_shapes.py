@@ -64,40 +64,43 @@ class Recipe:
     steps: int
     batch_size: int
     learning_rate: float
+    warm_start: str | None = None
+    """Kind of an already trained model whose weights this one starts from."""
 
 
 RECIPES = {
     "detect": Recipe(
-        "detection",
-        "object-detection",
-        "yolov8n",
-        320,
-        ResizeMode.FIT_BLACK,
-        ("output0",),
+        kind="detection",
+        task="object-detection",
+        model_type="yolov8n",
+        size=320,
+        mode=ResizeMode.FIT_BLACK,
+        output_names=("output0",),
         train_samples=6000,
         steps=1200,
         batch_size=16,
         learning_rate=3e-3,
     ),
     "segment": Recipe(
-        "segmentation",
-        "instance-segmentation",
-        "yolov8n-seg",
-        320,
-        ResizeMode.STRETCH,
-        ("output0", "output1"),
+        kind="segmentation",
+        task="instance-segmentation",
+        model_type="yolov8n-seg",
+        size=320,
+        mode=ResizeMode.STRETCH,
+        output_names=("output0", "output1"),
         train_samples=6000,
-        steps=900,
+        steps=1100,
         batch_size=16,
         learning_rate=3e-3,
+        warm_start="detection",
     ),
     "classify": Recipe(
-        "classification",
-        "classification",
-        "yolov8n-cls",
-        128,
-        ResizeMode.STRETCH,
-        ("output0",),
+        kind="classification",
+        task="classification",
+        model_type="yolov8n-cls",
+        size=128,
+        mode=ResizeMode.STRETCH,
+        output_names=("output0",),
         train_samples=20000,
         steps=1200,
         batch_size=48,
@@ -142,6 +145,8 @@ def main() -> None:
         model.load_state_dict(torch.load(checkpoint))
     else:
         started = time.monotonic()
+        if recipe.warm_start:
+            _warm_start(model, datasets.WORK_DIR / f"{recipe.warm_start}.pt")
         seeds = range(recipe.train_samples)
         if recipe.kind == "classification":
             data = datasets.classification_set(seeds, recipe.size, recipe.size, recipe.mode)
@@ -195,6 +200,29 @@ def best_threshold(package: Path) -> float:
         if score_dense(model, runs, threshold, with_masks=False).precision >= TARGET_PRECISION:
             return threshold
     return THRESHOLD_GRID[-1]
+
+
+def _warm_start(model: nn.Module, checkpoint: Path) -> None:
+    """Copy the weights of another trained model where they fit.
+
+    Tensors of the same name and shape are copied whole; where only the first
+    dimension differs (an output layer with more channels, e.g. mask coefficients
+    after the box and class rows) the common leading rows are copied.
+    """
+    if not checkpoint.exists():
+        raise SystemExit(f"{checkpoint} is missing: train that model first")
+    source = torch.load(checkpoint)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():  # views of the live parameters
+            other = source.get(name)
+            if other is None or other.shape[1:] != tensor.shape[1:]:
+                continue
+            if tensor.dim() == 0:  # e.g. BatchNorm's batch counter
+                tensor.copy_(other)
+            else:
+                rows = min(len(tensor), len(other))
+                tensor[:rows].copy_(other[:rows])
+    print(f"warm start from {checkpoint}", flush=True)
 
 
 def _logit(p: float) -> float:
