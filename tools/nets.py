@@ -179,15 +179,20 @@ class _DenseExport(nn.Module):
 
 
 class Classifier(nn.Module):
-    """Backbone → global average pool → linear; ``forward`` returns logits [B, C]."""
+    """Backbone → global average pools of the stride 8, 16 and 32 features → linear.
+
+    Pooling several strides lets small and large shapes both be judged at a scale
+    where they are a few cells wide. ``forward`` returns logits [B, C].
+    """
 
     def __init__(self, num_classes: int) -> None:
         super().__init__()
         self.backbone = Backbone()
-        self.head = nn.Linear(self.backbone.widths[-1], num_classes)
+        self.head = nn.Linear(sum(self.backbone.widths[2:]), num_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(images)[-1].mean(dim=(2, 3)))
+        pooled = [feature.mean(dim=(2, 3)) for feature in self.backbone(images)[1:]]
+        return self.head(torch.cat(pooled, dim=1))
 
     def export_module(self) -> nn.Module:
         return self  # Roboflow classification exports give raw logits as well.

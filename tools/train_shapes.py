@@ -105,6 +105,7 @@ RECIPES = {
         steps=1200,
         batch_size=48,
         learning_rate=3e-3,
+        warm_start="detection",
     ),
 }
 NUM_PROTOTYPES = 32
