@@ -260,10 +260,15 @@ def report(kind: str, count: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kinds", nargs="*", choices=sorted(PACKAGES), default=sorted(PACKAGES))
+    parser.add_argument(
+        "kinds", nargs="*", metavar="KIND", help=f"any of {', '.join(PACKAGES)}; default: all"
+    )
     parser.add_argument("--count", type=int, default=300, help="held-out seeds per model")
     args = parser.parse_args()
-    for kind in args.kinds:
+    unknown = set(args.kinds) - set(PACKAGES)
+    if unknown:
+        parser.error(f"unknown model kind(s): {', '.join(sorted(unknown))}")
+    for kind in args.kinds or list(PACKAGES):
         print(report(kind, args.count), flush=True)
 
 

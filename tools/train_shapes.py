@@ -6,6 +6,10 @@ Usage, from the repository root, in a venv with torch, onnx, onnxruntime, opencv
     python -m tools.train_shapes segment     # → .../shapes-segmentation/1
     python -m tools.train_shapes classify    # → .../shapes-classification/1
 
+Run ``detect`` first: the other two start from the detector's weights, which each
+run saves under ``tools/_work/`` (git-ignored, with the cached training data).
+``--export-only`` re-exports a saved model without training it again.
+
 Training is seeded (data seeds from 0 upward, torch and numpy seeds fixed) and runs
 on the CPU with two threads. Each run ends by evaluating the exported ONNX file
 with ``tools.evaluate_shapes`` on held-out seeds.
