@@ -6,7 +6,7 @@ from typing import Any
 
 from ray.serve import Application
 
-from serve_app.api.ingress import Ingress
+from serve_app.api.ingress import FusedIngress, Ingress
 from serve_app.config import AppConfig
 from serve_app.preprocessing.deployment import Preprocessor
 from serve_app.registry import ModelRegistry
@@ -14,18 +14,33 @@ from serve_app.replica.deployment import ModelReplica
 
 
 def build_app(args: dict[str, Any] | AppConfig | None = None) -> Application:
-    """Build the serving graph ingress → preprocessing → model from one typed config;
-    a model registry beside them tracks which model replica holds which model.
+    """Build the serving graph from one typed config; a model registry beside it tracks
+    which replica holds which model.
 
-    ``serve run configs/local.yaml`` passes the YAML ``args`` here; so does KubeRay's
+    ``composition: split`` (the default) is ingress → preprocessing → model, each
+    scaled on its own; ``fused`` runs the same stages in one deployment. ``serve run
+    configs/local.yaml`` passes the YAML ``args`` here; so does KubeRay's
     ``serveConfigV2``. Environment settings are resolved now, once, and handed to the
     replicas, so every node serves with the same values.
     """
     config = args if isinstance(args, AppConfig) else AppConfig.model_validate(args or {})
     settings = config.settings
-    preprocessor = Preprocessor.options(**config.preprocessing.ray_options()).bind(settings)
     registry = ModelRegistry.bind(settings.preload_models)
+    if config.composition == "fused":
+        return FusedIngress.options(**config.model.ray_options()).bind(
+            settings,
+            config.engine,
+            config.batching,
+            config.grouping,
+            config.preprocessing.threads,
+            registry,
+        )
     model = ModelReplica.options(**config.model.ray_options()).bind(
         settings, config.engine, config.batching, registry
     )
-    return Ingress.options(**config.ingress.ray_options()).bind(preprocessor, model, registry)
+    preprocessor = Preprocessor.options(**config.preprocessing.ray_options()).bind(
+        settings, config.preprocessing.threads, model
+    )
+    return Ingress.options(**config.ingress.ray_options()).bind(
+        preprocessor, model, registry, config.grouping
+    )

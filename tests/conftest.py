@@ -1,30 +1,46 @@
 """One local Ray instance and one running application for the whole test session.
 
-Requests go over real HTTP on loopback to Ray Serve's proxy.
+Ray and Serve start on the fast path the ``rfserve`` command sets up (HAProxy in
+front of the ingress replicas, handles over gRPC), so the tests exercise what users
+run. Requests go over real HTTP on loopback.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-import pytest
-import ray
-from ray import serve
-
-from serve_app.app import build_app
-from serve_app.config import AppConfig, ServerSettings
-from tools.fixtures import write_fixture_models
-
-APP_NAME = "rfserve-test"
+from serve_app.launch.environment import apply_fast_path
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+# Before Ray is imported: Serve reads these once, at import. HAProxy's side ports are
+# taken fresh, so a server running beside the tests does not collide with them.
+os.environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(free_port()))
+os.environ.setdefault("RAY_SERVE_HAPROXY_STATS_PORT", str(free_port()))
+# An ingress replica keeps answering for this long once told to stop, so HAProxy can
+# route around it (30 s by default); tests delete applications often and send nothing
+# to one being deleted.
+os.environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "1")
+apply_fast_path(os.environ)
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+import ray  # noqa: E402
+from ray import serve  # noqa: E402
+
+from serve_app.app import build_app  # noqa: E402
+from serve_app.config import AppConfig, Composition, ServerSettings  # noqa: E402
+from tools.fixtures import write_fixture_models  # noqa: E402
+
+APP_NAME = "rfserve-test"
 
 
 @pytest.fixture(scope="session")
@@ -56,18 +72,24 @@ def settings(fixture_models_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     )
 
 
-@pytest.fixture(scope="session")
-def app_config(settings: ServerSettings) -> AppConfig:
-    return AppConfig.model_validate(
-        {"batching": {"max_batch_size": 8, "batch_wait_timeout_s": 0.05}, "settings": settings}
-    )
+@pytest.fixture(scope="session", params=["split", "fused"])
+def composition(request: pytest.FixtureRequest) -> Composition:
+    """Every test of the served application runs against both compositions."""
+    value: Composition = request.param
+    return value
 
 
 @pytest.fixture(scope="session")
-def server(serve_port: int, app_config: AppConfig) -> str:
+def app_config(settings: ServerSettings, composition: Composition) -> AppConfig:
+    return AppConfig.model_validate({"composition": composition, "settings": settings})
+
+
+@pytest.fixture(scope="session")
+def server(serve_port: int, app_config: AppConfig) -> Iterator[str]:
     """Base URL of the application under test."""
     serve.run(build_app(app_config), name=APP_NAME, route_prefix="/")
-    return f"http://127.0.0.1:{serve_port}"
+    yield f"http://127.0.0.1:{serve_port}"
+    serve.delete(APP_NAME)
 
 
 @pytest.fixture(scope="session")

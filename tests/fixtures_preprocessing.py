@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serve_app.config import ServerSettings
+from serve_app.config import Composition, ServerSettings
 from tests.serve_apps import deployed, small_app
 from tools.fixtures.packages import LETTERBOX, STRETCH_SQUARE, Resize, fixtures, write_package
 
@@ -70,7 +70,10 @@ def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
 
 @pytest.fixture(scope="session")
 def preprocessing_server(
-    serve_port: int, settings: ServerSettings, tmp_path_factory: pytest.TempPathFactory
+    serve_port: int,
+    settings: ServerSettings,
+    composition: Composition,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """Base URL of an application serving :data:`PACKAGES` (deleted at session end)."""
     root = tmp_path_factory.mktemp("preprocessing-models")
@@ -78,7 +81,9 @@ def preprocessing_server(
     app_settings = settings.model_copy(
         update={"local_models_dir": root, "model_cache_dir": tmp_path_factory.mktemp("cache")}
     )
-    with deployed(APP_NAME, small_app(app_settings), serve_port) as base_url:
+    with deployed(
+        APP_NAME, small_app(app_settings, composition=composition), serve_port
+    ) as base_url:
         yield base_url
 
 

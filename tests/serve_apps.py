@@ -12,21 +12,25 @@ from contextlib import contextmanager
 from ray import serve
 
 from serve_app.app import build_app
-from serve_app.config import AppConfig, ServerSettings
+from serve_app.config import AppConfig, Composition, ServerSettings
 
 
 def small_app(
-    settings: ServerSettings, *, preprocessing_replicas: int = 1, model_replicas: int = 1
+    settings: ServerSettings,
+    *,
+    composition: Composition = "split",
+    preprocessing_replicas: int = 1,
+    model_replicas: int = 1,
 ) -> AppConfig:
     def deployment(replicas: int) -> dict[str, object]:
         return {"num_replicas": replicas, "num_cpus": 0.05}
 
     return AppConfig.model_validate(
         {
+            "composition": composition,
             "ingress": deployment(1),
             "preprocessing": deployment(preprocessing_replicas),
             "model": deployment(model_replicas),
-            "batching": {"max_batch_size": 8, "batch_wait_timeout_s": 0.01},
             "settings": settings,
         }
     )

@@ -18,7 +18,8 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from serve_app.preprocessing.transforms import ResizeMode, resize_to_input
+from serve_app.core.frames import ResizeMode
+from serve_app.preprocessing.transforms import resize_to_input
 from tools.shapes import generate_classification_sample, generate_scene
 
 WORK_DIR = Path(__file__).resolve().parent / "_work"

@@ -28,11 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from serve_app.preprocessing.transforms import (  # noqa: E402
-    FrameTransform,
-    ResizeMode,
-    resize_to_input,
-)
+from serve_app.core.frames import FrameTransform, ResizeMode  # noqa: E402
+from serve_app.preprocessing.transforms import resize_to_input  # noqa: E402
 from tools.shapes import (  # noqa: E402
     EVAL_SEED_START,
     Scene,

@@ -14,7 +14,7 @@ import onnx
 import torch
 from torch import nn
 
-from serve_app.preprocessing.transforms import ResizeMode
+from serve_app.core.frames import ResizeMode
 from tools.shapes import CLASS_NAMES
 
 CLASS_COLOURS = {"circle": "#FF0000", "square": "#00C000", "triangle": "#0060FF"}

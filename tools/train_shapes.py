@@ -35,7 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from serve_app.preprocessing.transforms import ResizeMode  # noqa: E402
+from serve_app.core.frames import ResizeMode  # noqa: E402
 from tools import datasets, losses  # noqa: E402
 from tools.evaluate_shapes import (  # noqa: E402
     CONFIDENCE,

@@ -1,9 +1,11 @@
-"""The HTTP ingress deployment: FastAPI through ``serve.ingress``.
+"""The HTTP ingress: FastAPI through ``serve.ingress``, in two compositions.
 
-Routes live in ``api/routes/``, one router per group. Each ingress replica builds its
-own FastAPI app around its :class:`InferencePipeline`, so routes reach the other
-deployments through a plain dependency. The ingress never touches pixels: decoding
-and resizing happen in the preprocessing deployment.
+Routes live in ``api/routes/``, one router per group; each ingress replica builds its
+own FastAPI app around a :class:`RequestDispatcher`, which groups concurrent requests
+per model and hands each group to the next stage. In the split graph that stage is the
+preprocessing deployment, reached over a handle (it calls the model deployment
+itself); in the fused composition the preprocessing stage and the model host live in
+the ingress replica, so a request crosses no deployment hop at all.
 """
 
 from __future__ import annotations
@@ -15,23 +17,30 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from serve_app import __version__
+from serve_app.api.dispatch import RequestDispatcher
 from serve_app.api.errors import install_error_handlers
 from serve_app.api.model_manager import ModelManager
-from serve_app.api.pipeline import InferencePipeline
 from serve_app.api.routes import inference, legacy, server
 from serve_app.api.routes import models as models_routes
 from serve_app.api.schemas import ErrorResponse
+from serve_app.config import BatchingConfig, EngineConfig, GroupingConfig, ServerSettings
+from serve_app.core.predictions import RequestResult
+from serve_app.core.requests import RequestGroup
+from serve_app.preprocessing.stage import PreprocessStage
+from serve_app.replica.client import ModelReplicaClient
+from serve_app.replica.host import ModelHost
 
 
-def create_app(pipeline: InferencePipeline, models: ModelManager) -> FastAPI:
+def create_app(dispatcher: RequestDispatcher, models: ModelManager) -> FastAPI:
     app = FastAPI(
         title="rfserve",
         version=__version__,
         description="Roboflow-compatible computer-vision inference on Ray Serve.",
         responses={code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 422, 500, 503)},
     )
-    app.state.pipeline = pipeline
+    app.state.dispatcher = dispatcher
     app.state.models = models
+    app.state.server_id = str(uuid.uuid4())
     install_error_handlers(app)
     for module in (inference, server, models_routes):
         app.include_router(module.router)
@@ -43,11 +52,59 @@ def create_app(pipeline: InferencePipeline, models: ModelManager) -> FastAPI:
 @serve.deployment
 @serve.ingress()
 class Ingress:
+    """The split graph's ingress: groups go to the preprocessing deployment."""
+
     def __init__(
-        self, preprocessor: DeploymentHandle, model: DeploymentHandle, registry: DeploymentHandle
+        self,
+        preprocessor: DeploymentHandle,
+        model: DeploymentHandle,
+        registry: DeploymentHandle,
+        grouping: GroupingConfig,
     ) -> None:
-        self._pipeline = InferencePipeline(preprocessor, model, server_id=str(uuid.uuid4()))
-        self._models = ModelManager(model, registry)
+        self._preprocessor = preprocessor
+        self._dispatcher = RequestDispatcher(self._run_group, grouping)
+        self._models = ModelManager(ModelReplicaClient(model), registry)
+
+    async def _run_group(self, group: RequestGroup) -> list[RequestResult | BaseException]:
+        results: list[RequestResult | BaseException] = await self._preprocessor.run.remote(group)
+        return results
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_app(self._pipeline, self._models)
+        return create_app(self._dispatcher, self._models)
+
+    def stats(self) -> dict[str, object]:
+        return {"dispatched": self._dispatcher.stats()}
+
+
+@serve.deployment
+@serve.ingress()
+class FusedIngress:
+    """The fused composition: ingress, preprocessing and model host in one replica."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        engine: EngineConfig,
+        batching: BatchingConfig,
+        grouping: GroupingConfig,
+        preprocessing_threads: int,
+        registry: DeploymentHandle,
+    ) -> None:
+        self._host = ModelHost(settings, engine, batching)
+        self._host.start(registry)  # Serve runs __init__ on the replica's event loop
+        self._stage = PreprocessStage(settings, preprocessing_threads)
+        self._dispatcher = RequestDispatcher(self._run_group, grouping)
+        self._models = ModelManager(self._host, registry)
+
+    async def _run_group(self, group: RequestGroup) -> list[RequestResult | BaseException]:
+        return await self._stage.run_group(group, self._host)
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_app(self._dispatcher, self._models)
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "dispatched": self._dispatcher.stats(),
+            "preprocessing": self._stage.stats(),
+            "model": self._host.stats(),
+        }

@@ -1,4 +1,4 @@
-"""The ingress's client of the model registry and the model deployment, behind
+"""The ingress's client of the model registry and the model stage, behind
 ``/model/*`` and ``/readiness``."""
 
 from __future__ import annotations
@@ -8,17 +8,18 @@ from dataclasses import dataclass
 from fastapi import Request
 from ray.serve.handle import DeploymentHandle
 
+from serve_app.core.stages import ModelClient
 from serve_app.registry import RegisteredModel
 
 
 @dataclass
 class ModelManager:
-    model: DeploymentHandle
+    model: ModelClient
     registry: DeploymentHandle
 
     async def add(self, model_id: str, api_key: str | None) -> list[RegisteredModel]:
         """Load ``model_id`` on a model replica (one that holds it already, if any)."""
-        await self.model.options(multiplexed_model_id=model_id).load.remote(api_key)
+        await self.model.load(model_id, api_key)
         return await self.loaded()
 
     async def remove(self, model_id: str) -> list[RegisteredModel]:

@@ -1,9 +1,16 @@
-"""Request fields → the options the preprocessing deployment takes."""
+"""Request fields → the options the stages take."""
 
 from __future__ import annotations
 
-from serve_app.api.schemas import ObjectDetectionRequest, PreprocessingSwitches
-from serve_app.preprocessing.options import PreprocessOptions, VisualizationStyle
+from typing import Any
+
+from serve_app.api.schemas import InferenceImage, ObjectDetectionRequest, PreprocessingSwitches
+from serve_app.core.requests import (
+    ImagePayload,
+    ImageType,
+    PreprocessOptions,
+    VisualizationStyle,
+)
 
 
 def preprocess_options(switches: PreprocessingSwitches) -> PreprocessOptions:
@@ -22,3 +29,19 @@ def visualization_style(request: ObjectDetectionRequest) -> VisualizationStyle |
     return VisualizationStyle(
         labels=request.visualization_labels, stroke_width=request.visualization_stroke_width
     )
+
+
+def box_options(request: ObjectDetectionRequest) -> dict[str, Any]:
+    """The box fields of :class:`InferenceParams` from a detection or segmentation request."""
+    return {
+        "confidence": request.confidence,
+        "iou_threshold": request.iou_threshold,
+        "class_agnostic_nms": request.class_agnostic_nms,
+        "class_filter": None if request.class_filter is None else tuple(request.class_filter),
+        "max_detections": request.max_detections,
+    }
+
+
+def image_payloads(image: InferenceImage | list[InferenceImage]) -> tuple[ImagePayload, ...]:
+    images = image if isinstance(image, list) else [image]
+    return tuple(ImagePayload(ImageType(i.type), i.value) for i in images)

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from serve_app.api.pipeline import InferenceOutcome
 from serve_app.api.schemas import (
     ClassificationPrediction,
     ClassificationResponse,
@@ -22,8 +21,8 @@ from serve_app.api.schemas import (
     ObjectDetectionPrediction,
     ObjectDetectionResponse,
 )
-from serve_app.messages import Classification, Detections
-from serve_app.weights import Task
+from serve_app.core.ids import Task
+from serve_app.core.predictions import Classification, Detections, ImageResult
 
 R = TypeVar("R", bound=InferenceResponse)
 
@@ -89,10 +88,11 @@ RESPONSE_BUILDERS: dict[Task, Callable[[Any, float], InferenceResponse]] = {
 """The response shape of each task's prediction, for routes that serve any task."""
 
 
-def task_response(task: Task, outcome: InferenceOutcome) -> InferenceResponse:
-    """The response for a model of ``task``, with its drawing when one was made."""
-    response = RESPONSE_BUILDERS[task](outcome.prediction, outcome.elapsed_s)
-    return with_visualization(response, outcome.visualization)
+def task_response(task: Task, result: ImageResult, elapsed_s: float) -> InferenceResponse:
+    """The response for one image by a model of ``task``, with its drawing when one
+    was made."""
+    response = RESPONSE_BUILDERS[task](result.prediction, elapsed_s)
+    return with_visualization(response, result.visualization)
 
 
 def with_visualization(response: R, jpeg: bytes | None) -> R:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from serve_app.messages import MaskDecodeMode
+from serve_app.core.requests import MaskDecodeMode
 
 
 class InferenceImage(BaseModel):

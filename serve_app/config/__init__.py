@@ -3,9 +3,21 @@
 from serve_app.config.app_config import (
     AppConfig,
     BatchingConfig,
+    Composition,
     DeploymentConfig,
     EngineConfig,
+    GroupingConfig,
+    PreprocessingDeploymentConfig,
 )
 from serve_app.config.settings import ServerSettings
 
-__all__ = ["AppConfig", "BatchingConfig", "DeploymentConfig", "EngineConfig", "ServerSettings"]
+__all__ = [
+    "AppConfig",
+    "BatchingConfig",
+    "Composition",
+    "DeploymentConfig",
+    "EngineConfig",
+    "GroupingConfig",
+    "PreprocessingDeploymentConfig",
+    "ServerSettings",
+]

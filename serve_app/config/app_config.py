@@ -31,11 +31,30 @@ class DeploymentConfig(_Strict):
         }
 
 
+class PreprocessingDeploymentConfig(DeploymentConfig):
+    threads: int = Field(2, ge=1)
+    """Threads each replica decodes and resizes a group's images on, in parallel."""
+
+
+class GroupingConfig(_Strict):
+    """How the ingress groups concurrent requests for one model into one call of the
+    next stage. A request whose model has a call slot free goes at once; while every
+    slot is busy, requests gather and leave together when one frees."""
+
+    max_images: int = Field(32, ge=1)
+    """Most images in one group (a single larger request still goes, alone)."""
+    max_in_flight: int = Field(2, ge=1)
+    """Calls per model each ingress replica keeps running at once."""
+
+
 class BatchingConfig(_Strict):
-    """``@serve.batch`` knobs of the model replica."""
+    """How a model replica gathers the images sent for one model into forward passes,
+    in the same way: at once when a slot is free, together while none is."""
 
     max_batch_size: int = Field(8, ge=1)
-    batch_wait_timeout_s: float = Field(0.005, ge=0)
+    """Most images in one forward pass."""
+    max_in_flight: int = Field(1, ge=1)
+    """Forward passes per model a replica runs at once."""
 
 
 class EngineConfig(_Strict):
@@ -44,11 +63,19 @@ class EngineConfig(_Strict):
     """Intra-op threads per model; 0 lets the runtime choose (one per core)."""
 
 
+Composition = Literal["split", "fused"]
+
+
 class AppConfig(_Strict):
     name: str = "rfserve"
-    ingress: DeploymentConfig = DeploymentConfig(num_cpus=0.2)
-    preprocessing: DeploymentConfig = DeploymentConfig(num_cpus=0.3)
-    model: DeploymentConfig = DeploymentConfig(num_cpus=0.5, max_ongoing_requests=128)
+    composition: Composition = "split"
+    """``split``: ingress → preprocessing → model, each its own deployment scaled on its
+    own (clusters). ``fused``: the same stages in one deployment, no hops between them
+    (one machine, edge devices); it takes the ``model`` deployment options."""
+    ingress: DeploymentConfig = DeploymentConfig(num_cpus=0.2, max_ongoing_requests=256)
+    preprocessing: PreprocessingDeploymentConfig = PreprocessingDeploymentConfig(num_cpus=0.3)
+    model: DeploymentConfig = DeploymentConfig(num_cpus=0.5, max_ongoing_requests=256)
+    grouping: GroupingConfig = GroupingConfig()
     batching: BatchingConfig = BatchingConfig()
     engine: EngineConfig = EngineConfig()
     settings: ServerSettings = Field(default_factory=ServerSettings)

@@ -14,17 +14,17 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
+from serve_app.core.frames import FrameTransform
+from serve_app.core.requests import InferenceParams
+from serve_app.core.spec import ModelSpec
 from serve_app.errors import ModelLoadError
-from serve_app.preprocessing.transforms import FrameTransform
-from serve_app.weights.package import ModelPackage
 
-P_contra = TypeVar("P_contra", contravariant=True)
 R_co = TypeVar("R_co", covariant=True)
 
 
 @dataclass(frozen=True)
 class ModelHead:
-    """What decoders know of the model, read once from its package."""
+    """What decoders know of the model, taken once from its spec."""
 
     class_names: tuple[str, ...]
     """Indexed by class id; its length is the number of class scores per candidate."""
@@ -34,22 +34,20 @@ class ModelHead:
     multilabel: bool = False
 
     @classmethod
-    def from_package(cls, package: ModelPackage) -> ModelHead:
-        return cls(
-            package.class_names, package.input_width, package.input_height, package.multilabel
-        )
+    def from_spec(cls, spec: ModelSpec) -> ModelHead:
+        return cls(spec.class_names, spec.input_width, spec.input_height, spec.multilabel)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
 
-class Decoder(Protocol[P_contra, R_co]):
+class Decoder(Protocol[R_co]):
     def __call__(
         self,
         outputs: Sequence[np.ndarray],
         frame: FrameTransform,
-        params: P_contra,
+        params: InferenceParams,
         head: ModelHead,
     ) -> R_co:
         """``outputs`` are the network's outputs for one image, batch axis removed."""

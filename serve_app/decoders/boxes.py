@@ -12,10 +12,11 @@ from typing import Protocol
 
 import numpy as np
 
+from serve_app.core.frames import FrameTransform
+from serve_app.core.predictions import Detections
+from serve_app.core.requests import InferenceParams
 from serve_app.decoders.base import Decoder, ModelHead
 from serve_app.decoders.nms import nms_indices
-from serve_app.messages import DecodeParams, Detections
-from serve_app.preprocessing.transforms import FrameTransform
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
     return np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1)
 
 
-def allowed_classes(params: DecodeParams, class_names: tuple[str, ...]) -> np.ndarray | None:
+def allowed_classes(params: InferenceParams, class_names: tuple[str, ...]) -> np.ndarray | None:
     """Class ids the request asks for, or None for every class."""
     if params.class_filter is None:
         return None
@@ -66,7 +67,7 @@ def select_detections(
     xyxy: np.ndarray,
     scores: np.ndarray,
     class_id: np.ndarray,
-    params: DecodeParams,
+    params: InferenceParams,
     class_names: tuple[str, ...],
     run_nms: bool = True,
 ) -> np.ndarray:
@@ -115,7 +116,7 @@ def to_detections(
 def decode_boxes(
     candidates: Candidates,
     frame: FrameTransform,
-    params: DecodeParams,
+    params: InferenceParams,
     head: ModelHead,
     run_nms: bool = True,
 ) -> Detections:
@@ -125,11 +126,14 @@ def decode_boxes(
     return to_detections(c.xyxy[keep], c.scores[keep], c.class_id[keep], frame, head.class_names)
 
 
-def detection_decoder(read: HeadReader) -> Decoder[DecodeParams, Detections]:
+def detection_decoder(read: HeadReader) -> Decoder[Detections]:
     """The decoder of a detection head whose first output ``read`` understands."""
 
     def decode(
-        outputs: Sequence[np.ndarray], frame: FrameTransform, params: DecodeParams, head: ModelHead
+        outputs: Sequence[np.ndarray],
+        frame: FrameTransform,
+        params: InferenceParams,
+        head: ModelHead,
     ) -> Detections:
         candidates, _ = read(outputs[0], head)
         return decode_boxes(candidates, frame, params, head)

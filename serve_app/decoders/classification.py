@@ -12,15 +12,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from serve_app.core.frames import FrameTransform
+from serve_app.core.predictions import Classification
+from serve_app.core.requests import InferenceParams
 from serve_app.decoders.base import ModelHead, check_outputs
-from serve_app.messages import Classification, ClassificationParams
-from serve_app.preprocessing.transforms import FrameTransform
 
 
 def decode_classification(
     outputs: Sequence[np.ndarray],
     frame: FrameTransform,
-    params: ClassificationParams,
+    params: InferenceParams,
     head: ModelHead,
 ) -> Classification:
     logits = outputs[0].reshape(-1).astype(np.float64)

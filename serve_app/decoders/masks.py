@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from serve_app.messages import MaskDecodeMode, SegmentationParams
+from serve_app.core.requests import InferenceParams, MaskDecodeMode
 
 MASK_THRESHOLD = 0.5
 
@@ -21,7 +21,7 @@ _MODE_FACTOR = {MaskDecodeMode.FAST: 0.0, MaskDecodeMode.ACCURATE: 1.0}
 
 
 def mask_resolution(
-    params: SegmentationParams, prototype_size: tuple[int, int], input_size: tuple[int, int]
+    params: InferenceParams, prototype_size: tuple[int, int], input_size: tuple[int, int]
 ) -> tuple[int, int]:
     """(width, height) to decode masks at, between prototype and input size."""
     factor = _MODE_FACTOR.get(params.mask_decode_mode, params.tradeoff_factor)

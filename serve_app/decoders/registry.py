@@ -8,8 +8,10 @@ architecture's family and the task pick one decoder here; adding a family is one
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from serve_app.core.ids import Task
+from serve_app.core.predictions import Prediction
+from serve_app.core.spec import ModelSpec
 from serve_app.decoders.base import Decoder
 from serve_app.decoders.classification import decode_classification
 from serve_app.decoders.yolo_nas import decode_yolo_nas_detection
@@ -17,9 +19,8 @@ from serve_app.decoders.yolov5 import decode_yolov5_detection, decode_yolov5_seg
 from serve_app.decoders.yolov8 import decode_yolov8_detection, decode_yolov8_segmentation
 from serve_app.decoders.yolov10 import decode_yolov10_detection
 from serve_app.errors import ModelLoadError
-from serve_app.weights.package import ModelPackage, Task
 
-AnyDecoder = Decoder[Any, Any]
+AnyDecoder = Decoder[Prediction]
 
 _DECODERS: dict[tuple[Task, str], AnyDecoder] = {
     (Task.OBJECT_DETECTION, "yolov5"): decode_yolov5_detection,
@@ -54,12 +55,12 @@ def model_family(model_type: str) -> str:
     return name.split("-")[0]
 
 
-def decoder_for(package: ModelPackage) -> AnyDecoder:
-    family = model_family(package.model_type)
-    decoder = _DECODERS.get((package.task, family)) or _TASK_DECODERS.get(package.task)
+def decoder_for(spec: ModelSpec) -> AnyDecoder:
+    family = model_family(spec.model_type)
+    decoder = _DECODERS.get((spec.task, family)) or _TASK_DECODERS.get(spec.task)
     if decoder is None:
         raise ModelLoadError(
-            f"Model {package.model_id}: no decoder for task {package.task.value!r} "
-            f"and model type {package.model_type!r}"
+            f"Model {spec.model_id}: no decoder for task {spec.task.value!r} "
+            f"and model type {spec.model_type!r}"
         )
     return decoder

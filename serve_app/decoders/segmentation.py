@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from serve_app.core.frames import FrameTransform
+from serve_app.core.predictions import Detections
+from serve_app.core.requests import InferenceParams
 from serve_app.decoders.base import Decoder, ModelHead, check_outputs
 from serve_app.decoders.boxes import Candidates, HeadReader, select_detections, to_detections
 from serve_app.decoders.masks import instance_polygons, mask_resolution
-from serve_app.messages import Detections, SegmentationParams
-from serve_app.preprocessing.transforms import FrameTransform
 
 
 def decode_instances(
@@ -18,7 +19,7 @@ def decode_instances(
     coefficients: np.ndarray,
     prototypes: np.ndarray,
     frame: FrameTransform,
-    params: SegmentationParams,
+    params: InferenceParams,
     head: ModelHead,
 ) -> Detections:
     """Detections with one outline each, in original-image pixels.
@@ -39,14 +40,14 @@ def decode_instances(
     )
 
 
-def segmentation_decoder(read: HeadReader, layout: str) -> Decoder[SegmentationParams, Detections]:
+def segmentation_decoder(read: HeadReader, layout: str) -> Decoder[Detections]:
     """The decoder of a segmentation head: ``read`` understands its first output; the
     second is the [K, h, w] mask prototypes, as in every YOLO segmentation export."""
 
     def decode(
         outputs: Sequence[np.ndarray],
         frame: FrameTransform,
-        params: SegmentationParams,
+        params: InferenceParams,
         head: ModelHead,
     ) -> Detections:
         check_outputs(outputs, [(None, None), (None, None, None)], layout)

@@ -10,16 +10,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from serve_app.core.frames import FrameTransform
+from serve_app.core.predictions import Detections
+from serve_app.core.requests import InferenceParams
 from serve_app.decoders.base import ModelHead, check_outputs
 from serve_app.decoders.boxes import Candidates, decode_boxes
-from serve_app.messages import DecodeParams, Detections
-from serve_app.preprocessing.transforms import FrameTransform
 
 LAYOUT = "YOLO-NAS head [N, 4] + [N, C]"
 
 
 def decode_yolo_nas_detection(
-    outputs: Sequence[np.ndarray], frame: FrameTransform, params: DecodeParams, head: ModelHead
+    outputs: Sequence[np.ndarray], frame: FrameTransform, params: InferenceParams, head: ModelHead
 ) -> Detections:
     check_outputs(outputs, [(None, 4), (outputs[0].shape[0], head.num_classes)], LAYOUT)
     candidates = Candidates.from_class_scores(outputs[0], outputs[1])

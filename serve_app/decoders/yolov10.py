@@ -11,16 +11,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from serve_app.core.frames import FrameTransform
+from serve_app.core.predictions import Detections
+from serve_app.core.requests import InferenceParams
 from serve_app.decoders.base import ModelHead, check_outputs
 from serve_app.decoders.boxes import Candidates, decode_boxes
-from serve_app.messages import DecodeParams, Detections
-from serve_app.preprocessing.transforms import FrameTransform
 
 LAYOUT = "YOLOv10 head [N, 6]"
 
 
 def decode_yolov10_detection(
-    outputs: Sequence[np.ndarray], frame: FrameTransform, params: DecodeParams, head: ModelHead
+    outputs: Sequence[np.ndarray], frame: FrameTransform, params: InferenceParams, head: ModelHead
 ) -> Detections:
     check_outputs(outputs, [(None, 6)], LAYOUT)
     rows = outputs[0]

@@ -11,7 +11,7 @@ def create_engine(config: EngineConfig, package: ModelPackage) -> Engine:
     # Backends import lazily, so an install without a GPU never needs its libraries.
     from serve_app.engines.onnxruntime import OnnxRuntimeEngine
 
-    return OnnxRuntimeEngine(package.weights_path, package.batch_size, config.num_threads)
+    return OnnxRuntimeEngine(package.weights_path, package.spec.batch_size, config.num_threads)
 
 
 __all__ = ["Engine", "create_engine"]

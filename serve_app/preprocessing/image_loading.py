@@ -12,30 +12,16 @@ import binascii
 import io
 import pickle
 from dataclasses import dataclass
-from enum import Enum
 
 import cv2
 import numpy as np
 
 from serve_app.config import ServerSettings
+from serve_app.core.requests import ImagePayload, ImageType
 from serve_app.errors import InvalidImageError
 from serve_app.preprocessing.url_fetch import UrlFetchPolicy, fetch_url
 
 _NPY_MAGIC = b"\x93NUMPY"
-
-
-class ImageType(str, Enum):
-    BASE64 = "base64"
-    URL = "url"
-    NUMPY = "numpy"
-    BYTES = "bytes"
-    """Raw file bytes, as a multipart upload carries them."""
-
-
-@dataclass(frozen=True)
-class ImagePayload:
-    type: ImageType
-    value: str | bytes
 
 
 @dataclass(frozen=True)
@@ -71,18 +57,6 @@ def load_image(payload: ImagePayload, policy: LoadPolicy, auto_orient: bool = Tr
             f"{policy.max_pixels} pixels"
         )
     return image
-
-
-def payload_from_body(body: bytes, image_type: ImageType) -> ImagePayload:
-    """An HTTP body that is itself the image, meant as ``image_type`` (base64 or numpy).
-
-    Base64 text is ASCII, while JPEG, PNG, ``.npy`` and pickle data start with a byte
-    above 0x7F: such bodies are taken as raw bytes (an image file, or the array's
-    ``numpy.save`` or pickle bytes), so classic clients posting binary work too.
-    """
-    if body[:1] < b"\x80":
-        return ImagePayload(image_type, body.decode("ascii", "replace"))
-    return ImagePayload(ImageType.NUMPY if image_type is ImageType.NUMPY else ImageType.BYTES, body)
 
 
 def decode_image_bytes(data: bytes, auto_orient: bool = True) -> np.ndarray:

@@ -8,19 +8,11 @@ sees the pixels it was validated on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import Enum
-from typing import Any
-
 import cv2
 import numpy as np
 
+from serve_app.core.spec import ContrastType, CropBox
 from serve_app.errors import InvalidImageError
-
-STATIC_CROP = "static-crop"
-CONTRAST = "contrast"
-GRAYSCALE = "grayscale"
 
 # Roboflow's stretching keeps the 2nd..98th percentile band of intensities.
 _STRETCH_PERCENTILES = (2.0, 98.0)
@@ -28,65 +20,6 @@ _STRETCH_PERCENTILES = (2.0, 98.0)
 # count per bin; OpenCV then raises it to its floor of one. Kept as is, to match.
 _CLAHE_CLIP_LIMIT = 0.03
 _CLAHE_TILES = (8, 8)
-
-
-class ContrastType(str, Enum):
-    """``contrast.type`` as Roboflow writes it."""
-
-    STRETCHING = "Contrast Stretching"
-    HISTOGRAM_EQUALIZATION = "Histogram Equalization"
-    ADAPTIVE_EQUALIZATION = "Adaptive Equalization"
-
-
-@dataclass(frozen=True)
-class CropBox:
-    """``static-crop``: the kept region, in percent (0..100) of width and height."""
-
-    x_min: float
-    y_min: float
-    x_max: float
-    y_max: float
-
-    def to_pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
-        """x0, y0, x1, y1 in pixels of a ``width`` x ``height`` image (x1, y1 exclusive).
-
-        Truncated toward zero as Roboflow does; percents outside 0..100 are clamped.
-        """
-
-        def pixel(percent: float, size: int) -> int:
-            return int(min(max(percent, 0.0), 100.0) / 100 * size)
-
-        return (
-            pixel(self.x_min, width),
-            pixel(self.y_min, height),
-            pixel(self.x_max, width),
-            pixel(self.y_max, height),
-        )
-
-
-@dataclass(frozen=True)
-class ImageSteps:
-    """The crop and colour steps to run on one image, in Roboflow's order."""
-
-    static_crop: CropBox | None = None
-    contrast: ContrastType | None = None
-    grayscale: bool = False
-
-    @classmethod
-    def from_steps(cls, steps: Mapping[str, Mapping[str, Any]]) -> ImageSteps:
-        """Read the enabled steps of ``PREPROCESSING`` (by Roboflow name).
-
-        Raises ``KeyError``/``ValueError``/``TypeError`` when a step is malformed.
-        """
-        crop = steps.get(STATIC_CROP)
-        contrast = steps.get(CONTRAST)
-        return cls(
-            static_crop=None
-            if crop is None
-            else CropBox(*(float(crop[key]) for key in ("x_min", "y_min", "x_max", "y_max"))),
-            contrast=None if contrast is None else ContrastType(contrast["type"]),
-            grayscale=GRAYSCALE in steps,
-        )
 
 
 def take_static_crop(image: np.ndarray, box: CropBox) -> tuple[np.ndarray, tuple[int, int]]:

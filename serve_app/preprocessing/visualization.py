@@ -13,8 +13,8 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 
-from serve_app.messages import Detections
-from serve_app.preprocessing.options import VisualizationStyle
+from serve_app.core.predictions import Detections
+from serve_app.core.requests import VisualizationStyle
 
 BGR = tuple[int, int, int]
 

@@ -1,43 +1,40 @@
-"""A model ready to serve: package metadata × engine × decoder."""
+"""A model ready to serve: spec × engine × decoder."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from serve_app.config import EngineConfig
+from serve_app.core.predictions import Prediction
+from serve_app.core.requests import ImageBatch
+from serve_app.core.spec import ModelSpec
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.registry import AnyDecoder, decoder_for
 from serve_app.engines import Engine, create_engine
-from serve_app.messages import Prediction, PreprocessedImage, TaskParams
 from serve_app.weights import ModelPackage
 
 
 @dataclass
 class LoadedModel:
-    package: ModelPackage
+    spec: ModelSpec
     engine: Engine
     decoder: AnyDecoder
     head: ModelHead
 
     @classmethod
     def load(cls, package: ModelPackage, engine_config: EngineConfig) -> LoadedModel:
-        decoder = decoder_for(package)  # fails fast, before the weights are loaded
-        head = ModelHead.from_package(package)
-        return cls(package, create_engine(engine_config, package), decoder, head)
+        decoder = decoder_for(package.spec)  # fails fast, before the weights are loaded
+        engine = create_engine(engine_config, package)
+        return cls(package.spec, engine, decoder, ModelHead.from_spec(package.spec))
 
-    def run_batch(
-        self, images: Sequence[PreprocessedImage], params: Sequence[TaskParams]
-    ) -> list[Prediction]:
+    def run_batch(self, batch: ImageBatch) -> list[Prediction]:
         """One forward pass over the batch, then per-image decoding.
 
-        Every request in a batch is for this model, hence for its task: ``params`` are
-        that task's options (the preprocessing deployment refused any other task).
+        Every image is for this model, hence for its task: the preprocessing stage
+        refused requests of any other task.
         """
-        outputs = self.engine.infer(np.stack([image.pixels for image in images]))
+        outputs = self.engine.infer(batch.pixels)
         return [
-            self.decoder([output[i] for output in outputs], image.frame, p, self.head)
-            for i, (image, p) in enumerate(zip(images, params, strict=True))
+            self.decoder([output[i] for output in outputs], frame, params, self.head)
+            for i, (frame, params) in enumerate(zip(batch.frames, batch.params, strict=True))
         ]

@@ -69,11 +69,11 @@ class RegistryLink:
 
 
 def _record(model_id: str, model: LoadedModel) -> ModelRecord:
-    package = model.package
+    spec = model.spec
     return ModelRecord(
         model_id=model_id,
-        task_type=package.task.value,
-        batch_size=package.batch_size,
-        input_height=package.input_height,
-        input_width=package.input_width,
+        task_type=spec.task.value,
+        batch_size=spec.batch_size,
+        input_height=spec.input_height,
+        input_width=spec.input_width,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from serve_app.weights.package import ModelId
+from serve_app.core.ids import ModelId
 
 
 class WeightSource(Protocol):

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from serve_app.config import ServerSettings
-from serve_app.weights.package import ENVIRONMENT_FILE, WEIGHTS_FILE, ModelId
+from serve_app.core.ids import ModelId
+from serve_app.weights.package import ENVIRONMENT_FILE, WEIGHTS_FILE
 
 BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 

@@ -29,13 +29,13 @@ from botocore.exceptions import (
 )
 
 from serve_app.config import ServerSettings
+from serve_app.core.ids import ModelId
 from serve_app.errors import (
     IncompleteDownloadError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
 from serve_app.weights.download import write_verified
-from serve_app.weights.package import ModelId
 from serve_app.weights.retry import RetryPolicy
 
 S3Client = Any  # boto3 builds its clients at runtime; they carry no static types

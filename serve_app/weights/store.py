@@ -31,6 +31,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from serve_app.config import ServerSettings
+from serve_app.core.ids import ModelId
 from serve_app.errors import (
     ModelLoadError,
     ModelNotFoundError,
@@ -39,7 +40,7 @@ from serve_app.errors import (
 )
 from serve_app.weights.base import WeightSource
 from serve_app.weights.local import find_local_package, is_complete_package, local_model_dirs
-from serve_app.weights.package import ModelId, ModelPackage
+from serve_app.weights.package import ModelPackage
 from serve_app.weights.roboflow import RoboflowSource
 from serve_app.weights.s3 import S3Source
 

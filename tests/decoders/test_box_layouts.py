@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from serve_app.core.frames import FrameTransform
+from serve_app.core.ids import ModelId, Task
+from serve_app.core.predictions import Detections
+from serve_app.core.requests import InferenceParams
+from serve_app.core.spec import ModelSpec
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.registry import AnyDecoder, decoder_for
 from serve_app.errors import ModelLoadError
-from serve_app.messages import DecodeParams, Detections, SegmentationParams
-from serve_app.preprocessing.transforms import FrameTransform
-from serve_app.weights.package import ModelId, ModelPackage, PreprocessingSpec, Task
 
 SIZE = 320
 FRAME = FrameTransform(SIZE, SIZE)
@@ -92,22 +93,19 @@ class Layout:
     def decoder(self, classes: tuple[str, ...]) -> AnyDecoder:
         """The decoder the registry picks for a package of this layout."""
         return decoder_for(
-            ModelPackage(
+            ModelSpec(
                 model_id=ModelId("table", "1"),
-                path=Path("."),
                 task=self.task,
                 model_type=self.model_type,
                 class_names=classes,
-                preprocessing=PreprocessingSpec(),
                 input_width=SIZE,
                 input_height=SIZE,
                 batch_size=None,
             )
         )
 
-    def params(self, **options: Any) -> DecodeParams:
-        segmentation = self.task is Task.INSTANCE_SEGMENTATION
-        return (SegmentationParams if segmentation else DecodeParams)(**options)
+    def params(self, **options: Any) -> InferenceParams:
+        return InferenceParams(**options)
 
 
 DETECTION, SEGMENTATION = Task.OBJECT_DETECTION, Task.INSTANCE_SEGMENTATION

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from serve_app.core.frames import FrameTransform
+from serve_app.core.requests import InferenceParams
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.classification import decode_classification
 from serve_app.errors import ModelLoadError
-from serve_app.messages import ClassificationParams
-from serve_app.preprocessing.transforms import FrameTransform
 
 CLASSES = ("a", "b", "c")
 FRAME = FrameTransform(64, 48)
@@ -18,7 +18,7 @@ FRAME = FrameTransform(64, 48)
 def classify(logits: list[float], multilabel: bool, confidence: float = 0.4):
     head = ModelHead(CLASSES[: len(logits)], 32, 32, multilabel=multilabel)
     output = np.array(logits, np.float32)
-    return decode_classification([output], FRAME, ClassificationParams(confidence), head)
+    return decode_classification([output], FRAME, InferenceParams(confidence), head)
 
 
 def test_single_label_scores_are_a_softmax_and_passing_classes_come_best_first() -> None:
@@ -64,11 +64,11 @@ def test_extreme_logits_stay_finite() -> None:
 def test_batch_axis_of_one_is_accepted() -> None:
     head = ModelHead(CLASSES, 32, 32)
     output = np.array([[0.0, 1.0, 2.0]], np.float32)  # [1, C]
-    result = decode_classification([output], FRAME, ClassificationParams(), head)
+    result = decode_classification([output], FRAME, InferenceParams(), head)
     assert result.predicted.tolist() == [2]
 
 
 def test_a_logit_count_other_than_the_class_count_is_a_model_load_error() -> None:
     head = ModelHead(CLASSES, 32, 32)
     with pytest.raises(ModelLoadError, match=r"\[3\]"):
-        decode_classification([np.zeros(4, np.float32)], FRAME, ClassificationParams(), head)
+        decode_classification([np.zeros(4, np.float32)], FRAME, InferenceParams(), head)

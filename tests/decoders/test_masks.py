@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from serve_app.core.requests import InferenceParams, MaskDecodeMode
 from serve_app.decoders.masks import instance_polygons, mask_resolution, mask_to_polygon
-from serve_app.messages import MaskDecodeMode, SegmentationParams
 
 PROTO_SIZE, INPUT_SIZE = (80, 64), (320, 256)
 
@@ -24,7 +24,7 @@ PROTO_SIZE, INPUT_SIZE = (80, 64), (320, 256)
 def test_mask_resolution_interpolates_between_prototypes_and_input(
     mode: MaskDecodeMode, factor: float, expected: tuple[int, int]
 ) -> None:
-    params = SegmentationParams(mask_decode_mode=mode, tradeoff_factor=factor)
+    params = InferenceParams(mask_decode_mode=mode, tradeoff_factor=factor)
     assert mask_resolution(params, PROTO_SIZE, INPUT_SIZE) == expected
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from serve_app.core.ids import ModelId, Task
+from serve_app.core.spec import ModelSpec
 from serve_app.decoders.classification import decode_classification
 from serve_app.decoders.registry import decoder_for, model_family
 from serve_app.decoders.yolo_nas import decode_yolo_nas_detection
@@ -13,7 +13,6 @@ from serve_app.decoders.yolov5 import decode_yolov5_detection, decode_yolov5_seg
 from serve_app.decoders.yolov8 import decode_yolov8_detection, decode_yolov8_segmentation
 from serve_app.decoders.yolov10 import decode_yolov10_detection
 from serve_app.errors import ModelLoadError
-from serve_app.weights.package import ModelId, ModelPackage, PreprocessingSpec, Task
 
 
 @pytest.mark.parametrize(
@@ -40,14 +39,12 @@ def test_model_family(model_type: str, family: str) -> None:
     assert model_family(model_type) == family
 
 
-def package(task: Task, model_type: str) -> ModelPackage:
-    return ModelPackage(
+def package(task: Task, model_type: str) -> ModelSpec:
+    return ModelSpec(
         model_id=ModelId("m", "1"),
-        path=Path("."),
         task=task,
         model_type=model_type,
         class_names=("a",),
-        preprocessing=PreprocessingSpec(),
         input_width=32,
         input_height=32,
         batch_size=None,

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from serve_app.messages import Detections
-from serve_app.preprocessing.options import VisualizationStyle
+from serve_app.core.predictions import Detections
+from serve_app.core.requests import VisualizationStyle
 from serve_app.preprocessing.visualization import (
     PALETTE,
     class_colors,

@@ -6,11 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from serve_app.core.spec import ContrastType, CropBox
 from serve_app.errors import InvalidImageError
 from serve_app.preprocessing.steps import (
-    ContrastType,
-    CropBox,
-    ImageSteps,
     adjust_contrast,
     equalize_adaptive,
     equalize_histogram,
@@ -134,36 +132,3 @@ def test_adjust_contrast_dispatches_every_type() -> None:
     image = bgr((10, 20, 30), (200, 100, 50))
     for kind in ContrastType:
         assert adjust_contrast(image, kind).shape == image.shape
-
-
-@pytest.mark.parametrize(
-    ("steps", "expected"),
-    [
-        ({}, ImageSteps()),
-        ({"resize": {"width": 1}, "auto-orient": {}}, ImageSteps()),
-        (
-            {"static-crop": {"x_min": 1, "y_min": 2, "x_max": "30", "y_max": 40.5}},
-            ImageSteps(static_crop=CropBox(1, 2, 30, 40.5)),
-        ),
-        (
-            {"contrast": {"type": "Adaptive Equalization"}, "grayscale": {"enabled": True}},
-            ImageSteps(contrast=ContrastType.ADAPTIVE_EQUALIZATION, grayscale=True),
-        ),
-    ],
-)
-def test_image_steps_from_environment(steps: dict, expected: ImageSteps) -> None:
-    assert ImageSteps.from_steps(steps) == expected
-
-
-@pytest.mark.parametrize(
-    "steps",
-    [
-        {"static-crop": {"x_min": 1, "y_min": 2, "x_max": 3}},
-        {"static-crop": {"x_min": "a", "y_min": 2, "x_max": 3, "y_max": 4}},
-        {"contrast": {"type": "Sharpen"}},
-        {"contrast": {}},
-    ],
-)
-def test_malformed_steps_raise(steps: dict) -> None:
-    with pytest.raises((KeyError, ValueError)):
-        ImageSteps.from_steps(steps)

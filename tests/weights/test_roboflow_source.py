@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from serve_app.config import ServerSettings
+from serve_app.core.ids import ModelId
 from serve_app.errors import (
     ForbiddenError,
     IncompleteDownloadError,
@@ -18,7 +19,7 @@ from serve_app.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from serve_app.weights.package import ModelId, ModelPackage
+from serve_app.weights.package import ModelPackage
 from serve_app.weights.roboflow import RoboflowSource
 from tests.conftest import free_port
 from tests.weights.fake_roboflow import FORBIDDEN_KEY, GOOD_KEY, FakeRoboflow
@@ -62,8 +63,8 @@ def test_fetch_follows_the_ort_contract_and_writes_a_whole_package(
     }
     package = ModelPackage.load(ModelId.parse("rf-contract/3"), dest)
     # class_names.txt, from the API's list, wins over the environment's CLASS_MAP.
-    assert package.class_names == ("alpha", "beta")
-    assert package.colors == {"alpha": "#FF0000", "beta": "#FF0000"}
+    assert package.spec.class_names == ("alpha", "beta")
+    assert package.spec.colors == {"alpha": "#FF0000", "beta": "#FF0000"}
 
 
 @pytest.mark.parametrize(

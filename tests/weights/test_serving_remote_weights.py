@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from pydantic import SecretStr
 from ray import serve
 
 from serve_app.config import ServerSettings
+from serve_app.observability.driver import call_deployment
 from serve_app.weights import ModelStore
 from tests.conftest import free_port
 from tests.serve_apps import deployed, small_app
@@ -232,9 +234,12 @@ def test_second_server_serves_from_cache_with_every_source_down(
 
 
 def test_three_models_share_a_replica_with_two_slots(offline: str) -> None:
-    replica = serve.get_deployment_handle("ModelReplica", app_name=OFFLINE_APP)
+    def replica_stats() -> dict[str, Any]:
+        stats: dict[str, Any] = call_deployment(OFFLINE_APP, "ModelReplica", "stats")
+        return stats
+
     assert httpx.post(f"{offline}/model/clear", timeout=60).json() == {"models": []}
-    before = replica.stats.remote().result()
+    before = replica_stats()
     assert before["loaded_models"] == []
     a, b, c = FROM_ROBOFLOW, FROM_S3, ALSO_FROM_ROBOFLOW
 
@@ -244,16 +249,16 @@ def test_three_models_share_a_replica_with_two_slots(offline: str) -> None:
         responses = list(pool.map(lambda m: infer(offline, m), requests))
     for model_id, response in zip(requests, responses, strict=True):
         assert_served_by(response, model_id)
-    during = replica.stats.remote().result()
+    during = replica_stats()
     assert during["model_loads"] - before["model_loads"] >= 3
     assert during["model_evictions"] - before["model_evictions"] >= 1
 
     # One at a time, the least recently used goes first.
     for model_id in (a, b, c):
         assert_served_by(infer(offline, model_id), model_id)
-    assert replica.stats.remote().result()["loaded_models"] == [b, c]
+    assert replica_stats()["loaded_models"] == [b, c]
     assert_served_by(infer(offline, a), a)
-    after = replica.stats.remote().result()
+    after = replica_stats()
     assert after["loaded_models"] == [c, a]
     assert after["model_evictions"] >= during["model_evictions"] + 2
     registry = httpx.get(f"{offline}/model/registry", timeout=30).json()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from serve_app.config import ServerSettings
+from serve_app.core.ids import ModelId
 from serve_app.errors import (
     IncompleteDownloadError,
     ModelLoadError,
@@ -21,7 +22,6 @@ from serve_app.errors import (
     UpstreamUnavailableError,
 )
 from serve_app.weights.download import write_verified
-from serve_app.weights.package import ModelId
 from serve_app.weights.store import QUARANTINE_DIR, STAGING_DIR, ModelStore, build_sources
 
 MODEL = "shapes/1"
@@ -104,7 +104,7 @@ def test_cached_package_serves_with_no_source_at_all(source_root: Path, cache: P
     assert source.fetches == 1 and first.path == cache / MODEL
     # A new server (new store, nothing in memory) on the same cache, no sources.
     again = ModelStore(cache, []).package(MODEL)
-    assert again.class_names == first.class_names and again.input_width == 320
+    assert again.spec.class_names == first.spec.class_names and again.spec.input_width == 320
     assert not (cache / STAGING_DIR / MODEL).exists()
 
 
@@ -135,7 +135,7 @@ def test_cached_package_gone_bad_is_set_aside_and_fetched_once_more(
     ModelStore(cache, [source]).package(MODEL)
     (cache / MODEL / "weights.onnx").write_bytes(b"\x00" * 64)  # a disk fault, say
     package = ModelStore(cache, [source]).package(MODEL)
-    assert source.fetches == 2 and package.input_height == 320
+    assert source.fetches == 2 and package.spec.input_height == 320
     assert (cache / QUARANTINE_DIR / MODEL / "weights.onnx").read_bytes() == b"\x00" * 64
 
 
@@ -147,7 +147,7 @@ def test_leftovers_of_a_crashed_fetch_are_discarded(
     stale.mkdir(parents=True)
     (stale / "weights.onnx").write_bytes(b"half a model")
     package = ModelStore(cache, [CountingSource(source_root)]).package(MODEL)
-    assert package.input_width == 320
+    assert package.spec.input_width == 320
     assert (cache / MODEL / "weights.onnx").read_bytes() != b"half a model"
 
 
@@ -178,7 +178,7 @@ def test_sources_are_asked_in_order(
     ]
     store = ModelStore(cache, list(sources))
     if expected is None:
-        assert store.package(MODEL).model_id == ModelId.parse(MODEL)
+        assert store.package(MODEL).spec.model_id == ModelId.parse(MODEL)
     else:
         with pytest.raises(expected):
             store.package(MODEL)
@@ -212,7 +212,7 @@ def test_local_folders_are_read_in_place_and_never_go_stale(
     assert not (cache / MODEL).exists(), "a local model must not be copied into the cache"
     # The folder changes (a new release of the model): a new store sees the new files.
     (source_root / MODEL / "class_names.txt").write_text("apple\npear\n")
-    assert ModelStore.from_settings(settings).package(MODEL).class_names == ("apple", "pear")
+    assert ModelStore.from_settings(settings).package(MODEL).spec.class_names == ("apple", "pear")
     # Without "local" among the sources, the folder is not consulted at all.
     with pytest.raises(ModelNotFoundError):
         ModelStore.from_settings(settings.model_copy(update={"weight_sources": []})).package(MODEL)

@@ -1,17 +1,22 @@
-"""/infer/* endpoints: one per task; each asks the pipeline for its own task, so a model
-of another task is refused with a 400 by the preprocessing deployment."""
+"""/infer/* endpoints: one per task; each asks for its own task, so a model of another
+task is refused with a 400 by the preprocessing stage."""
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends
 
 from serve_app.api.api_keys import RequestApiKey
-from serve_app.api.pipeline import InferencePipeline, get_pipeline
-from serve_app.api.request_options import preprocess_options, visualization_style
+from serve_app.api.dispatch import RequestDispatcher, get_dispatcher
+from serve_app.api.request_options import (
+    box_options,
+    image_payloads,
+    preprocess_options,
+    visualization_style,
+)
 from serve_app.api.responses import task_response
 from serve_app.api.schemas import (
     BaseInferenceRequest,
@@ -24,12 +29,11 @@ from serve_app.api.schemas import (
     ObjectDetectionRequest,
     ObjectDetectionResponse,
 )
-from serve_app.messages import ClassificationParams, DecodeParams, SegmentationParams, TaskParams
-from serve_app.preprocessing.options import VisualizationStyle
-from serve_app.weights import Task
+from serve_app.core.ids import Task
+from serve_app.core.requests import InferenceParams, InferenceRequest, VisualizationStyle
 
 router = APIRouter(tags=["inference"])
-Pipeline = Annotated[InferencePipeline, Depends(get_pipeline)]
+Dispatcher = Annotated[RequestDispatcher, Depends(get_dispatcher)]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -50,11 +54,11 @@ def _task_route(path: str, response: Any, **options: Any) -> Callable[[F], F]:
     summary="Detect objects in one image or a list of images",
 )
 async def infer_object_detection(
-    request: ObjectDetectionRequest, pipeline: Pipeline, api_key: RequestApiKey
+    request: ObjectDetectionRequest, dispatcher: Dispatcher, api_key: RequestApiKey
 ) -> InferenceResponse | list[InferenceResponse]:
-    params = DecodeParams(**_box_options(request))
+    params = InferenceParams(**box_options(request))
     style = visualization_style(request)
-    return await _infer(request, Task.OBJECT_DETECTION, params, pipeline, api_key, style)
+    return await _infer(request, Task.OBJECT_DETECTION, params, dispatcher, api_key, style)
 
 
 @_task_route(
@@ -66,15 +70,15 @@ async def infer_object_detection(
     "/infer/segmentation", InstanceSegmentationResponse, include_in_schema=False
 )
 async def infer_instance_segmentation(
-    request: InstanceSegmentationRequest, pipeline: Pipeline, api_key: RequestApiKey
+    request: InstanceSegmentationRequest, dispatcher: Dispatcher, api_key: RequestApiKey
 ) -> InferenceResponse | list[InferenceResponse]:
-    params = SegmentationParams(
-        **_box_options(request),
+    params = InferenceParams(
+        **box_options(request),
         mask_decode_mode=request.mask_decode_mode,
         tradeoff_factor=request.tradeoff_factor,
     )
     style = visualization_style(request)
-    return await _infer(request, Task.INSTANCE_SEGMENTATION, params, pipeline, api_key, style)
+    return await _infer(request, Task.INSTANCE_SEGMENTATION, params, dispatcher, api_key, style)
 
 
 @_task_route(
@@ -83,40 +87,30 @@ async def infer_instance_segmentation(
     summary="Classify one image or a list of images (single- or multi-label models)",
 )
 async def infer_classification(
-    request: ClassificationRequest, pipeline: Pipeline, api_key: RequestApiKey
+    request: ClassificationRequest, dispatcher: Dispatcher, api_key: RequestApiKey
 ) -> InferenceResponse | list[InferenceResponse]:
-    params = ClassificationParams(confidence=request.confidence)
-    return await _infer(request, Task.CLASSIFICATION, params, pipeline, api_key)
-
-
-def _box_options(request: ObjectDetectionRequest) -> dict[str, Any]:
-    """The :class:`DecodeParams` fields of a detection or segmentation request."""
-    return {
-        "confidence": request.confidence,
-        "iou_threshold": request.iou_threshold,
-        "class_agnostic_nms": request.class_agnostic_nms,
-        "class_filter": None if request.class_filter is None else tuple(request.class_filter),
-        "max_detections": request.max_detections,
-    }
+    params = InferenceParams(confidence=request.confidence)
+    return await _infer(request, Task.CLASSIFICATION, params, dispatcher, api_key)
 
 
 async def _infer(
     request: BaseInferenceRequest,
     task: Task,
-    params: TaskParams,
-    pipeline: InferencePipeline,
+    params: InferenceParams,
+    dispatcher: RequestDispatcher,
     api_key: str | None,
     style: VisualizationStyle | None = None,
 ) -> InferenceResponse | list[InferenceResponse]:
-    """Every image of ``request``, concurrently: one response, or a list for a list."""
-    options = preprocess_options(request)
-    api_key = api_key or request.api_key
-    images = request.image if isinstance(request.image, list) else [request.image]
-    outcomes = await asyncio.gather(
-        *(
-            pipeline.run(image, request.model_id, task, params, api_key, options, style)
-            for image in images
-        )
+    """Every image of ``request`` as one request to the stages: one response, or a
+    list for a list."""
+    start = time.perf_counter()
+    inference = InferenceRequest(
+        images=image_payloads(request.image),
+        params=params,
+        options=preprocess_options(request),
+        visualization=style,
     )
-    responses = [task_response(task, outcome) for outcome in outcomes]
+    result = await dispatcher.infer(request.model_id, task, inference, api_key or request.api_key)
+    elapsed = time.perf_counter() - start
+    responses = [task_response(result.task, image, elapsed) for image in result.images]
     return responses if isinstance(request.image, list) else responses[0]

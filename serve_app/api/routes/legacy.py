@@ -13,6 +13,7 @@ a 405 from that route, never an inference here.
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,15 +22,18 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 
 from serve_app.api.api_keys import RequestApiKey
-from serve_app.api.pipeline import InferencePipeline, get_pipeline
+from serve_app.api.dispatch import RequestDispatcher, get_dispatcher
 from serve_app.api.request_options import preprocess_options
 from serve_app.api.responses import task_response
 from serve_app.api.schemas import LegacyInferenceQuery
+from serve_app.core.requests import (
+    ImagePayload,
+    ImageType,
+    InferenceParams,
+    InferenceRequest,
+    VisualizationStyle,
+)
 from serve_app.errors import InvalidImageError
-from serve_app.messages import ClassificationParams, DecodeParams, SegmentationParams, TaskParams
-from serve_app.preprocessing.image_loading import ImagePayload, ImageType, payload_from_body
-from serve_app.preprocessing.options import VisualizationStyle
-from serve_app.weights import Task
 
 # First path segments of the server's other routes (and FastAPI's docs).
 RESERVED_SEGMENTS = (
@@ -55,7 +59,7 @@ class DatasetIdConvertor(StringConvertor):
 register_url_convertor("dataset_id", DatasetIdConvertor())
 
 router = APIRouter(tags=["legacy"])
-Pipeline = Annotated[InferencePipeline, Depends(get_pipeline)]
+Dispatcher = Annotated[RequestDispatcher, Depends(get_dispatcher)]
 LegacyQuery = Annotated[LegacyInferenceQuery, Query()]
 
 # The body's shape depends on the model's task, known only once the model is.
@@ -79,11 +83,11 @@ async def legacy_infer_post(
     version_id: str,
     query: LegacyQuery,
     request: Request,
-    pipeline: Pipeline,
+    dispatcher: Dispatcher,
     api_key: RequestApiKey,
 ) -> Response:
     payload = _url_payload(query) or await _body_payload(request, query)
-    return await _infer(f"{dataset_id}/{version_id}", payload, query, pipeline, api_key)
+    return await _infer(f"{dataset_id}/{version_id}", payload, query, dispatcher, api_key)
 
 
 @router.get(
@@ -93,52 +97,47 @@ async def legacy_infer_post(
     summary="Infer with any model, Roboflow's classic API (image=<url>)",
 )
 async def legacy_infer_get(
-    dataset_id: str, version_id: str, query: LegacyQuery, pipeline: Pipeline, api_key: RequestApiKey
+    dataset_id: str,
+    version_id: str,
+    query: LegacyQuery,
+    dispatcher: Dispatcher,
+    api_key: RequestApiKey,
 ) -> Response:
     payload = _url_payload(query)
     if payload is None:
         raise InvalidImageError("GET requests name the image with image=<url>")
-    return await _infer(f"{dataset_id}/{version_id}", payload, query, pipeline, api_key)
+    return await _infer(f"{dataset_id}/{version_id}", payload, query, dispatcher, api_key)
 
 
 async def _infer(
     model_id: str,
     payload: ImagePayload,
     query: LegacyInferenceQuery,
-    pipeline: InferencePipeline,
+    dispatcher: RequestDispatcher,
     api_key: str | None,
 ) -> Response:
     """``api_key`` is the query's or the bearer token (``query.api_key`` documents it)."""
-    task = await pipeline.model_task(model_id, api_key)
+    start = time.perf_counter()
     drawn = query.format != "json"
-    style = VisualizationStyle(labels=query.labels, stroke_width=query.stroke) if drawn else None
-    outcome = await pipeline.run(
-        payload,
-        model_id,
-        task,
-        _params(task, query),
-        api_key,
-        preprocess_options(query),
-        style,
+    request = InferenceRequest(
+        images=(payload,),
+        # Segmentation decodes masks as Roboflow's route does by default ("accurate").
+        params=InferenceParams(
+            confidence=max(_as_fraction(query.confidence), _MIN_CONFIDENCE),
+            iou_threshold=_as_fraction(query.overlap),
+            max_detections=query.max_detections,
+        ),
+        options=preprocess_options(query),
+        visualization=VisualizationStyle(labels=query.labels, stroke_width=query.stroke)
+        if drawn
+        else None,
     )
+    result = await dispatcher.infer(model_id, None, request, api_key)
+    (image,) = result.images
     if query.format == "image":
-        return Response(outcome.visualization, media_type="image/jpeg")
-    response = task_response(task, outcome)
+        return Response(image.visualization, media_type="image/jpeg")
+    response = task_response(result.task, image, time.perf_counter() - start)
     return JSONResponse(response.model_dump(mode="json", by_alias=True, exclude_none=True))
-
-
-def _params(task: Task, query: LegacyInferenceQuery) -> TaskParams:
-    """The decoding options of ``task`` from the classic query's thresholds."""
-    confidence = max(_as_fraction(query.confidence), _MIN_CONFIDENCE)
-    if task is Task.CLASSIFICATION:
-        return ClassificationParams(confidence=confidence)
-    # Segmentation decodes masks as Roboflow's route does by default ("accurate").
-    box_params = SegmentationParams if task is Task.INSTANCE_SEGMENTATION else DecodeParams
-    return box_params(
-        confidence=confidence,
-        iou_threshold=_as_fraction(query.overlap),
-        max_detections=query.max_detections,
-    )
 
 
 def _as_fraction(value: float) -> float:
@@ -164,3 +163,15 @@ async def _body_payload(request: Request, query: LegacyInferenceQuery) -> ImageP
             "No image: send it as the body, as a multipart part named 'file', or as image=<url>"
         )
     return payload_from_body(body, ImageType(query.image_type))
+
+
+def payload_from_body(body: bytes, image_type: ImageType) -> ImagePayload:
+    """An HTTP body that is itself the image, meant as ``image_type`` (base64 or numpy).
+
+    Base64 text is ASCII, while JPEG, PNG, ``.npy`` and pickle data start with a byte
+    above 0x7F: such bodies are taken as raw bytes (an image file, or the array's
+    ``numpy.save`` or pickle bytes), so classic clients posting binary work too.
+    """
+    if body[:1] < b"\x80":
+        return ImagePayload(image_type, body.decode("ascii", "replace"))
+    return ImagePayload(ImageType.NUMPY if image_type is ImageType.NUMPY else ImageType.BYTES, body)

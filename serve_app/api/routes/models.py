@@ -21,8 +21,8 @@ from serve_app.api.model_schemas import (
     ModelsDescriptions,
     RemoveModelRequest,
 )
+from serve_app.core.ids import ModelId
 from serve_app.registry import RegisteredModel
-from serve_app.weights import ModelId
 
 router = APIRouter(tags=["models"])
 Models = Annotated[ModelManager, Depends(get_model_manager)]
@@ -32,7 +32,7 @@ Models = Annotated[ModelManager, Depends(get_model_manager)]
 async def model_add(
     body: AddModelRequest, models: Models, api_key: RequestApiKey
 ) -> ModelsDescriptions:
-    model_id = str(ModelId.parse(body.model_id))
+    model_id = ModelId.normalize(body.model_id)
     return describe(await models.add(model_id, api_key or body.api_key))
 
 
@@ -42,7 +42,7 @@ async def model_add(
     summary="Unload a model from every replica",
 )
 async def model_remove(body: RemoveModelRequest, models: Models) -> ModelsDescriptions:
-    return describe(await models.remove(str(ModelId.parse(body.model_id))))
+    return describe(await models.remove(ModelId.normalize(body.model_id)))
 
 
 @router.post("/model/clear", response_model=ModelsDescriptions, summary="Unload every model")

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from serve_app import __version__
 from serve_app.api.model_manager import ModelManager, get_model_manager
 from serve_app.api.model_schemas import Readiness
-from serve_app.api.pipeline import InferencePipeline, get_pipeline
 from serve_app.api.schemas import ServerInfo
 
 router = APIRouter(tags=["server"])
 
 
 @router.get("/info", response_model=ServerInfo)
-async def info(pipeline: Annotated[InferencePipeline, Depends(get_pipeline)]) -> ServerInfo:
-    return ServerInfo(name="rfserve", version=__version__, uuid=pipeline.server_id)
+async def info(request: Request) -> ServerInfo:
+    return ServerInfo(name="rfserve", version=__version__, uuid=request.app.state.server_id)
 
 
 @router.get("/healthz")

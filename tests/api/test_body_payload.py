@@ -9,13 +9,10 @@ import pickle
 import numpy as np
 import pytest
 
+from serve_app.api.routes.legacy import payload_from_body
+from serve_app.core.requests import ImageType
 from serve_app.errors import InvalidImageError
-from serve_app.preprocessing.image_loading import (
-    ImageType,
-    LoadPolicy,
-    load_image,
-    payload_from_body,
-)
+from serve_app.preprocessing.image_loading import LoadPolicy, load_image
 from serve_app.preprocessing.url_fetch import UrlFetchPolicy
 from tests.support import png_b64
 

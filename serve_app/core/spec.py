@@ -1,0 +1,87 @@
+"""What a model package declares, parsed once when the package is loaded.
+
+A :class:`ModelSpec` is everything the stages around the network need to know of a
+model: its task and architecture, class names, input size and the preprocessing it was
+trained with. The preprocessing and model deployments both work from it; neither reads
+the package's files again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from serve_app.core.frames import ResizeMode
+from serve_app.core.ids import ModelId, Task
+
+
+class ContrastType(str, Enum):
+    """``contrast.type`` as Roboflow writes it."""
+
+    STRETCHING = "Contrast Stretching"
+    HISTOGRAM_EQUALIZATION = "Histogram Equalization"
+    ADAPTIVE_EQUALIZATION = "Adaptive Equalization"
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """``static-crop``: the kept region, in percent (0..100) of width and height."""
+
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+
+    def to_pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """x0, y0, x1, y1 in pixels of a ``width`` x ``height`` image (x1, y1 exclusive).
+
+        Truncated toward zero as Roboflow does; percents outside 0..100 are clamped.
+        """
+
+        def pixel(percent: float, size: int) -> int:
+            return int(min(max(percent, 0.0), 100.0) / 100 * size)
+
+        return (
+            pixel(self.x_min, width),
+            pixel(self.y_min, height),
+            pixel(self.x_max, width),
+            pixel(self.y_max, height),
+        )
+
+
+@dataclass(frozen=True)
+class ResizeSpec:
+    width: int
+    height: int
+    mode: ResizeMode
+
+
+@dataclass(frozen=True)
+class PreprocessingSpec:
+    """The enabled steps of ``environment.json``'s ``PREPROCESSING``, in Roboflow's
+    order: auto-orient (at decode), static crop, contrast, grayscale, resize."""
+
+    auto_orient: bool = False
+    static_crop: CropBox | None = None
+    contrast: ContrastType | None = None
+    grayscale: bool = False
+    resize: ResizeSpec | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    model_id: ModelId
+    task: Task
+    model_type: str
+    """Roboflow's ``modelType`` (``"yolov8n"``, ``"yolo11s-seg"``, ``"vit"``...)."""
+    class_names: tuple[str, ...]
+    """Indexed by class id."""
+    input_width: int
+    input_height: int
+    """Network-input size in pixels."""
+    batch_size: int | None
+    """Fixed batch dimension of the network, or None where it is dynamic."""
+    preprocessing: PreprocessingSpec = PreprocessingSpec()
+    colors: dict[str, str] = field(default_factory=dict)
+    """``#RRGGBB`` per class name, from ``COLORS``, for drawing."""
+    multilabel: bool = False

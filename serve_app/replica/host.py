@@ -1,0 +1,122 @@
+"""The models of one replica and the batches they run, free of any deployment.
+
+A :class:`ModelHost` holds up to ``MAX_ACTIVE_MODELS`` models (least recently used
+evicted first), groups the images sent for each model into forward passes of at most
+``batching.max_batch_size``, and runs them off the event loop. The model deployment
+serves one over Ray handles; the fused composition calls one in process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ray.serve.handle import DeploymentHandle
+
+from serve_app.batching import Grouper, HopStats
+from serve_app.config import BatchingConfig, EngineConfig, ServerSettings
+from serve_app.core.predictions import Prediction
+from serve_app.core.requests import ImageBatch
+from serve_app.errors import ServeAppError
+from serve_app.replica.loaded_model import LoadedModel
+from serve_app.replica.model_cache import ModelCache
+from serve_app.replica.registry_link import RegistryLink
+from serve_app.weights import ModelStore
+
+logger = logging.getLogger("ray.serve")
+
+
+class ModelHost:
+    def __init__(
+        self, settings: ServerSettings, engine: EngineConfig, batching: BatchingConfig
+    ) -> None:
+        self._store = ModelStore.from_settings(settings)
+        self._engine_config = engine
+        self._max_batch_size = batching.max_batch_size
+        self._preload = list(settings.preload_models)
+        self.models = ModelCache(self._load_model, settings.max_active_models)
+        self._batches: Grouper[str, ImageBatch, list[Prediction]] = Grouper(
+            self._run_group,
+            max_size=batching.max_batch_size,
+            max_in_flight=batching.max_in_flight,
+            size_of=len,
+        )
+        self.received = HopStats()
+        """Calls of :meth:`infer`: the hop into this host."""
+        self.forward = HopStats()
+        """Forward passes run."""
+        self.model_loads = 0
+        self._registry: RegistryLink | None = None
+        self._background: list[asyncio.Task[None]] = []
+
+    def start(self, registry: DeploymentHandle) -> None:
+        """Report to the model registry and follow its orders, and load
+        ``PRELOAD_MODELS``, for the life of the replica (on its event loop)."""
+        self._registry = RegistryLink(registry, self.models)
+        loop = asyncio.get_running_loop()
+        self._background = [
+            loop.create_task(self._registry.follow_orders()),
+            loop.create_task(self._load_preloads()),
+        ]
+
+    async def infer(
+        self, model_id: str, batch: ImageBatch, api_key: str | None = None
+    ) -> list[Prediction]:
+        """Predictions for each image of ``batch``, in order, by ``model_id``."""
+        self.received.record(1, len(batch))
+        # Fetching the model may need the request's key; the group's run loads it.
+        self.models.offer_key(model_id, api_key)
+        return await self._batches.submit(model_id, batch)
+
+    async def load(self, model_id: str, api_key: str | None = None) -> None:
+        self.models.offer_key(model_id, api_key)
+        await self._model(model_id)
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "received": self.received.snapshot(),
+            "forward": self.forward.snapshot(),
+            "model_loads": self.model_loads,
+            "model_evictions": self.models.evictions,
+            "loaded_models": list(self.models.held()),
+        }
+
+    async def _run_group(self, model_id: str, batches: list[ImageBatch]) -> list[list[Prediction]]:
+        model = await self._model(model_id)
+        chunks = list(ImageBatch.concat(batches).chunks(self._max_batch_size))
+        for chunk in chunks:
+            self.forward.record(1, len(chunk))
+        # Off the event loop, so new images gather into the next group meanwhile.
+        predictions = await asyncio.to_thread(_run_chunks, model, chunks)
+        results, start = [], 0
+        for batch in batches:
+            results.append(predictions[start : start + len(batch)])
+            start += len(batch)
+        return results
+
+    async def _load_model(self, model_id: str, api_key: str | None) -> LoadedModel:
+        package = await asyncio.to_thread(self._store.package, model_id, api_key)
+        model = await asyncio.to_thread(LoadedModel.load, package, self._engine_config)
+        self.model_loads += 1
+        return model
+
+    async def _model(self, model_id: str) -> LoadedModel:
+        try:
+            return await self.models.get(model_id)
+        finally:  # a failed load may still have evicted a model
+            if self._registry is not None:
+                await self._registry.sync()
+
+    async def _load_preloads(self) -> None:
+        for model_id in self._preload:
+            try:
+                await self._model(model_id)
+            # /readiness keeps answering 503 while a preload is missing.
+            except ServeAppError as exc:
+                logger.error("Could not preload model %s: %s", model_id, exc.message)
+            except Exception:
+                logger.exception("Could not preload model %s", model_id)
+
+
+def _run_chunks(model: LoadedModel, chunks: list[ImageBatch]) -> list[Prediction]:
+    return [prediction for chunk in chunks for prediction in model.run_batch(chunk)]
