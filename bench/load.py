@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
+from bench.cpu import CpuMeter
+
 ROUTE = "/infer/object_detection"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _JSON = {"content-type": "application/json"}
@@ -21,11 +23,12 @@ _JSON = {"content-type": "application/json"}
 class LoadSpec:
     base_url: str
     concurrency: int = 8
-    warmup_s: float = 5.0
-    duration_s: float = 30.0
+    warmup_s: float = 3.0
+    duration_s: float = 15.0
     timeout_s: float = 30.0
     """Per request; also how long in-flight requests may run past the end."""
     max_requests: int = 200_000
+    images_per_request: int = 1
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Sample:
 @dataclass(frozen=True)
 class LoadResult:
     concurrency: int
+    images_per_request: int
     window_s: float
     """Measured window: after warm-up, until the clients stopped."""
     requests: int
@@ -47,11 +51,18 @@ class LoadResult:
     """Successful responses that arrived in the window: the throughput numerator."""
     images_per_s: float
     latency_ms: dict[str, float]
+    """Per request, client-side."""
     errors: int
     error_kinds: dict[str, int] = field(default_factory=dict)
     client_cpu_s: float = 0.0
-    """CPU time of this process over the window: the load generator's own cost
-    (plus the Ray driver's threads when the server runs in-process)."""
+    """CPU time of this process over the window: the load generator's own cost."""
+    server_cpu_s: float = 0.0
+    """CPU time of every other process over the window: the server's."""
+
+    @property
+    def server_cpu_ms_per_image(self) -> float | None:
+        images = self.completed_in_window * self.images_per_request
+        return 1e3 * self.server_cpu_s / images if images else None
 
 
 def check_loopback(base_url: str) -> None:
@@ -60,14 +71,13 @@ def check_loopback(base_url: str) -> None:
         raise ValueError(f"refusing to load {host!r}: the benchmark only targets 127.0.0.1")
 
 
-async def probe(base_url: str, body: bytes, timeout_s: float) -> dict[str, object]:
+async def probe(base_url: str, body: bytes, timeout_s: float) -> object:
     """One request before timing: loads the model and fails fast on a broken setup."""
     async with httpx.AsyncClient(base_url=base_url, timeout=timeout_s, trust_env=False) as c:
         response = await c.post(ROUTE, content=body, headers=_JSON)
     if response.status_code != 200:
         raise RuntimeError(f"probe request failed: HTTP {response.status_code}: {response.text}")
-    result: dict[str, object] = response.json()
-    return result
+    return response.json()
 
 
 async def run_load(spec: LoadSpec, bodies: Sequence[bytes]) -> LoadResult:
@@ -77,21 +87,21 @@ async def run_load(spec: LoadSpec, bodies: Sequence[bytes]) -> LoadResult:
     )
     budget = _Budget(spec.max_requests)
     samples: list[Sample] = []
+    meter = CpuMeter()
     async with httpx.AsyncClient(
         base_url=spec.base_url, limits=limits, timeout=spec.timeout_s, trust_env=False
     ) as client:
         begin = time.perf_counter()
         window_start = begin + spec.warmup_s
         stop_at = window_start + spec.duration_s
-        cpu_mark = asyncio.create_task(_cpu_time_at(window_start))
+        metering = asyncio.create_task(_meter_window(meter, window_start, stop_at))
         workers = [
             _client_loop(client, bodies, i, spec.concurrency, stop_at, budget, samples)
             for i in range(spec.concurrency)
         ]
         await asyncio.gather(*workers)
-        cpu_at_window_start = await cpu_mark
-        cpu_s = time.process_time() - cpu_at_window_start
-    return summarise(samples, spec.concurrency, window_start, stop_at, cpu_s)
+        server_cpu_s, client_cpu_s = await metering
+    return summarise(samples, spec, window_start, stop_at, client_cpu_s, server_cpu_s)
 
 
 class _Budget:
@@ -105,9 +115,11 @@ class _Budget:
         return self._remaining >= 0
 
 
-async def _cpu_time_at(moment: float) -> float:
-    await asyncio.sleep(max(0.0, moment - time.perf_counter()))
-    return time.process_time()
+async def _meter_window(meter: CpuMeter, start: float, stop: float) -> tuple[float, float]:
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    meter.start()
+    await asyncio.sleep(max(0.0, stop - time.perf_counter()))
+    return meter.stop()
 
 
 async def _client_loop(
@@ -134,7 +146,12 @@ async def _client_loop(
 
 
 def summarise(
-    samples: Sequence[Sample], concurrency: int, window_start: float, stop_at: float, cpu_s: float
+    samples: Sequence[Sample],
+    spec: LoadSpec,
+    window_start: float,
+    stop_at: float,
+    client_cpu_s: float = 0.0,
+    server_cpu_s: float = 0.0,
 ) -> LoadResult:
     """Throughput counts completions inside the window; latency and errors count the
     requests started inside it (warm-up requests are left out of both)."""
@@ -147,15 +164,17 @@ def summarise(
     latencies = np.array([(s.end - s.start) * 1e3 for s in measured if s.error is None])
     errors = Counter(s.error for s in measured if s.error is not None)
     return LoadResult(
-        concurrency=concurrency,
+        concurrency=spec.concurrency,
+        images_per_request=spec.images_per_request,
         window_s=window_s,
         requests=len(measured),
         completed_in_window=completed,
-        images_per_s=completed / window_s,
+        images_per_s=completed * spec.images_per_request / window_s,
         latency_ms=_latency_summary(latencies),
         errors=sum(errors.values()),
         error_kinds=dict(errors),
-        client_cpu_s=cpu_s,
+        client_cpu_s=client_cpu_s,
+        server_cpu_s=server_cpu_s,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -55,7 +56,21 @@ def build_images(count: int, quality: int) -> BenchImages:
     return BenchImages(images_bgr=images, jpeg_b64=encoded, source=source, quality=quality)
 
 
-def detection_body(model_id: str, image_b64: str) -> bytes:
-    """A single-image ``POST /infer/object_detection`` body, serialised once."""
-    body = {"model_id": model_id, "image": {"type": "base64", "value": image_b64}}
-    return json.dumps(body).encode()
+def detection_bodies(
+    model_id: str, images_b64: Sequence[str], per_request: int, api_key: str | None = None
+) -> list[bytes]:
+    """``POST /infer/object_detection`` bodies, serialised once: one image each, or a list
+    of ``per_request`` images going round ``images_b64``. ``api_key`` is for servers that
+    want one (Roboflow's, even for a cached model)."""
+    bodies = []
+    for start in range(len(images_b64)):
+        chosen = [images_b64[(start + k) % len(images_b64)] for k in range(per_request)]
+        payloads = [{"type": "base64", "value": value} for value in chosen]
+        body: dict[str, object] = {
+            "model_id": model_id,
+            "image": payloads[0] if per_request == 1 else payloads,
+        }
+        if api_key is not None:
+            body["api_key"] = api_key
+        bodies.append(json.dumps(body).encode())
+    return bodies

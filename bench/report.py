@@ -1,4 +1,4 @@
-"""The benchmark's result: one JSON-ready record and its printed summary."""
+"""The benchmark's result: one JSON-ready record, its targets, and its printed tables."""
 
 from __future__ import annotations
 
@@ -6,55 +6,130 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.load import LoadResult
-from bench.reference import RawResult
+from bench.reference import RawResult, best, forward_cpu_ms_per_image
 from bench.stages import StageTiming
 
 BUSY_LOAD_PER_CPU = 0.25
+COMPARE = "compare"
+"""Server label of the ``--compare-url`` server."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One load level against one server."""
+
+    server: str
+    """``split``, ``fused`` or :data:`COMPARE`."""
+    load: LoadResult
+    hops: dict[str, float] | None = None
+    """Mean images per call into preprocessing, into the model replica, and per forward
+    pass, over this point (warm-up included); ours only."""
+
+    @property
+    def kind(self) -> tuple[int, int]:
+        return self.load.images_per_request, self.load.concurrency
 
 
 @dataclass
-class BenchResult:
-    mode: str
-    """"in-process" (this run started the server) or "external" (``--url``)."""
+class SweepResult:
     model_id: str
     input_size: tuple[int, int] | None
-    """Network input width, height; None when the weights are not on this machine."""
-    config: dict[str, Any]
-    images: dict[str, Any]
     machine: dict[str, Any]
-    served: LoadResult | None = None
-    replica_batches: dict[str, Any] | None = None
+    images: dict[str, Any]
+    environment: dict[str, str]
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: list[RawResult] = field(default_factory=list)
     profile: list[StageTiming] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
+    compare_url: str | None = None
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def raw_best(self) -> RawResult | None:
-        return max(self.raw, key=lambda r: r.images_per_s, default=None)
-
-    @property
-    def served_over_raw(self) -> float | None:
-        best = self.raw_best
-        if self.served is None or best is None or best.images_per_s <= 0:
-            return None
-        return self.served.images_per_s / best.images_per_s
+    def point(self, server: str, images_per_request: int, concurrency: int) -> Point | None:
+        for p in self.points:
+            if p.server == server and p.kind == (images_per_request, concurrency):
+                return p
+        return None
 
     def to_json(self) -> dict[str, Any]:
         record = asdict(self)
-        best = self.raw_best
-        record["raw_best"] = asdict(best) if best is not None else None
-        record["served_over_raw"] = self.served_over_raw
+        top = best(self.raw)
+        record["raw_best"] = asdict(top) if top else None
+        record["forward_cpu_ms_per_image"] = forward_cpu_ms_per_image(self.raw)
+        record["targets"] = [asdict(t) for t in targets(self)]
         return record
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: float | None
+    goal: float
+    higher_is_better: bool = True
+    unit: str = "x"
+
+    @property
+    def met(self) -> bool | None:
+        if self.measured is None:
+            return None
+        return self.measured >= self.goal if self.higher_is_better else self.measured <= self.goal
+
+
+def targets(result: SweepResult) -> list[Target]:
+    """The throughput issue's targets, from this run's figures (None: not measured)."""
+    raw = best(result.raw)
+    forward_ms = forward_cpu_ms_per_image(result.raw)
+
+    def ips(server: str, per_request: int, clients: int) -> float | None:
+        p = result.point(server, per_request, clients)
+        return p.load.images_per_s if p and not p.load.errors else None
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    def p50_gap(server: str) -> float | None:
+        ours, theirs = result.point(server, 1, 1), result.point(COMPARE, 1, 1)
+        if not ours or not theirs or not ours.load.latency_ms or not theirs.load.latency_ms:
+            return None
+        return ours.load.latency_ms["p50"] - theirs.load.latency_ms["p50"]
+
+    def cpu_outside(server: str) -> float | None:
+        p = result.point(server, 1, 8)
+        per_image = p.load.server_cpu_ms_per_image if p else None
+        return per_image - forward_ms if per_image is not None and forward_ms else None
+
+    raw_ips = raw.images_per_s if raw else None
+    listed = []
+    for server in ("split", "fused"):
+        listed.append(
+            Target(
+                f"{server}, 8-image lists, 8 clients / raw", ratio(ips(server, 8, 8), raw_ips), 0.75
+            )
+        )
+    return [
+        Target("split, 8 clients / compare", ratio(ips("split", 1, 8), ips(COMPARE, 1, 8)), 1.5),
+        Target("split, 8 clients / raw", ratio(ips("split", 1, 8), raw_ips), 0.55),
+        Target("fused, 8 clients / compare", ratio(ips("fused", 1, 8), ips(COMPARE, 1, 8)), 1.8),
+        Target("fused, 8 clients / raw", ratio(ips("fused", 1, 8), raw_ips), 0.65),
+        *listed,
+        Target("split, 1 client p50 - compare", p50_gap("split"), 6.0, False, "ms"),
+        Target("fused, 1 client p50 - compare", p50_gap("fused"), 2.0, False, "ms"),
+        Target(
+            "split, CPU per image outside the forward pass", cpu_outside("split"), 6.0, False, "ms"
+        ),
+        Target(
+            "fused, CPU per image outside the forward pass", cpu_outside("fused"), 6.0, False, "ms"
+        ),
+    ]
 
 
 def machine_info() -> dict[str, Any]:
     import onnxruntime
-    import ray
 
     return {
         "cpus": os.cpu_count(),
@@ -64,7 +139,6 @@ def machine_info() -> dict[str, Any]:
         "cpu_model": _cpu_model(),
         "python": sys.version.split()[0],
         "onnxruntime": onnxruntime.__version__,
-        "ray": ray.__version__,
     }
 
 
@@ -90,88 +164,102 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
-def write_json(result: BenchResult, path: Path) -> None:
+def write_json(result: SweepResult, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
 
 
-def format_summary(result: BenchResult) -> str:
-    lines = [_heading(result), ""]
-    if result.served is not None:
-        lines += _served_lines(result.served, result.replica_batches)
-    lines += _raw_lines(result)
-    ratio = result.served_over_raw
-    if ratio is not None:
-        lines += ["", f"served / raw best           {ratio:8.2f}"]
-    if result.profile:
-        lines += ["", *_profile_lines(result.profile)]
-    lines += ["", *(f"note: {note}" for note in result.notes)]
-    return "\n".join(lines)
-
-
-def _heading(result: BenchResult) -> str:
-    batching = result.config.get("batching", {})
-    engine = result.config.get("engine", {})
-    size = "x".join(map(str, result.input_size)) if result.input_size else "unknown"
-    threads = engine.get("num_threads")
-    return (
-        f"model {result.model_id} (input {size}), {result.mode} server, "
-        f"max batch {batching.get('max_batch_size')}, "
-        f"batch wait {1e3 * float(batching.get('batch_wait_timeout_s', 0)):.1f} ms, "
-        f"ORT intra-op threads {threads}{' (runtime default)' if threads == 0 else ''}\n"
-        f"images: {result.images['count']} x {result.images['source']}, "
-        f"JPEG q{result.images['jpeg_quality']}, mean {result.images['mean_jpeg_kb']:.1f} KiB; "
-        f"machine: {result.machine['cpus_usable']} CPUs, "
-        f"load average {result.machine['load_average_at_start']:.2f} at start"
+def markdown(result: SweepResult) -> str:
+    """The sweep, the raw reference, the targets and the stage profile as markdown."""
+    return "\n\n".join(
+        part
+        for part in (
+            _heading(result),
+            _sweep_table(result),
+            _raw_table(result.raw),
+            _targets_table(targets(result)),
+            _profile_table(result.profile),
+            "\n".join(f"- note: {note}" for note in result.notes),
+        )
+        if part
     )
 
 
-def _served_lines(served: LoadResult, batches: dict[str, Any] | None) -> list[str]:
-    lat = served.latency_ms
-    lines = [
-        f"served over HTTP ({served.concurrency} clients, {served.window_s:.1f} s window)",
-        f"  images/s                  {served.images_per_s:8.1f}",
+def _heading(result: SweepResult) -> str:
+    size = "x".join(map(str, result.input_size)) if result.input_size else "unknown"
+    images = result.images
+    return (
+        f"Model `{result.model_id}` (input {size}); {images['count']} {images['source']}, "
+        f"JPEG q{images['jpeg_quality']}, mean {images['mean_jpeg_kb']:.1f} KiB; "
+        f"{result.machine['cpus_usable']} CPUs ({result.machine['cpu_model']}), load average "
+        f"{result.machine['load_average_at_start']:.2f} at start."
+        + (f" Compared with {result.compare_url}." if result.compare_url else "")
+    )
+
+
+def _sweep_table(result: SweepResult) -> str:
+    raw = best(result.raw)
+    rows = [
+        "| server | images / request | clients | images/s | / raw | / compare | p50 ms | p99 ms "
+        "| errors | server CPU ms / image | images per call: into preprocessing, into model, "
+        "per forward pass |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    if lat:
-        lines.append(
-            f"  latency ms p50/p90/p99    {lat['p50']:8.1f} {lat['p90']:8.1f} {lat['p99']:8.1f}"
+    for p in result.points:
+        load = p.load
+        other = result.point(COMPARE, *p.kind)
+        vs_raw = f"{load.images_per_s / raw.images_per_s:.2f}" if raw else ""
+        vs_other = (
+            f"{load.images_per_s / other.load.images_per_s:.2f}"
+            if other and p.server != COMPARE and other.load.images_per_s
+            else ""
         )
-    lines.append(f"  errors                    {served.errors:8d} of {served.requests} requests")
-    if served.error_kinds:
-        lines.append(f"  error kinds               {served.error_kinds}")
-    cpu_share = served.client_cpu_s / served.window_s
-    lines.append(f"  load generator CPU        {cpu_share:8.2f} cores")
-    if batches:
-        lines.append(
-            f"  model replica batches     {batches['mean_batch_size']:8.2f} images per batch "
-            f"(sizes {batches['batch_size_counts']})"
+        lat = load.latency_ms
+        cpu = load.server_cpu_ms_per_image
+        hops = (
+            ", ".join(f"{p.hops[k]:.1f}" for k in ("preprocessing", "model", "forward"))
+            if p.hops
+            else ""
         )
-    return lines
-
-
-def _raw_lines(result: BenchResult) -> list[str]:
-    if not result.raw:
-        return []
-    when = "before the server started" if result.mode == "in-process" else "server not started here"
-    lines = [f"raw engine, in this process, same thread budget, {when}"]
-    for raw in result.raw:
-        lines.append(f"  batch {raw.batch_size:<3d} images/s        {raw.images_per_s:8.1f}")
-    best = result.raw_best
-    if best is not None:
-        lines.append(
-            f"  best                      {best.images_per_s:8.1f} (batch {best.batch_size})"
+        rows.append(
+            f"| {p.server} | {load.images_per_request} | {load.concurrency} "
+            f"| {load.images_per_s:.1f} | {vs_raw} | {vs_other} "
+            f"| {lat.get('p50', float('nan')):.1f} | {lat.get('p99', float('nan')):.1f} "
+            f"| {load.errors} of {load.requests} | {'' if cpu is None else f'{cpu:.1f}'} | {hops} |"
         )
-    return lines
+    return "\n".join(rows)
 
 
-def _profile_lines(profile: list[StageTiming]) -> list[str]:
-    lines = [
-        "per-image stage costs, in process, outside Serve (ms)",
-        f"  {'stage':<36}{'mean':>8}{'p50':>8}",
+def _raw_table(raw: Sequence[RawResult]) -> str:
+    if not raw:
+        return ""
+    top = best(raw)
+    rows = ["| raw engine layout | images/s |", "|---|---|"]
+    rows += [f"| {r.label}{' (best)' if r is top else ''} | {r.images_per_s:.1f} |" for r in raw]
+    forward = forward_cpu_ms_per_image(raw)
+    if forward:
+        rows.append(f"| forward pass CPU per image (1 thread) | {forward:.2f} ms |")
+    return "\n".join(rows)
+
+
+def _targets_table(items: Sequence[Target]) -> str:
+    rows = ["| target | measured | goal | met |", "|---|---|---|---|"]
+    for t in items:
+        sign = ">=" if t.higher_is_better else "<="
+        measured = "not measured" if t.measured is None else f"{t.measured:.2f} {t.unit}"
+        verdict = {True: "yes", False: "**no**", None: ""}[t.met]
+        rows.append(f"| {t.name} | {measured} | {sign} {t.goal:g} {t.unit} | {verdict} |")
+    return "\n".join(rows)
+
+
+def _profile_table(profile: Sequence[StageTiming]) -> str:
+    if not profile:
+        return ""
+    rows = [
+        "| stage (in process, outside Serve) | mean ms / image | p50 | note |",
+        "|---|---|---|---|",
     ]
-    for stage in profile:
-        note = f"  {stage.note}" if stage.note else ""
-        lines.append(f"  {stage.name:<36}{stage.mean_ms:8.2f}{stage.p50_ms:8.2f}{note}")
+    rows += [f"| {s.name} | {s.mean_ms:.2f} | {s.p50_ms:.2f} | {s.note} |" for s in profile]
     total = sum(s.mean_ms for s in profile if s.in_sum)
-    lines.append(f"  {'sum, batch 1':<36}{total:8.2f}")
-    return lines
+    rows.append(f"| **sum, batch 1** | **{total:.2f}** | | |")
+    return "\n".join(rows)

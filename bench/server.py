@@ -1,7 +1,9 @@
-"""The application under test: its config from a serve YAML, and a local in-process server."""
+"""The application under test: its config from a serve YAML, and a local server on the
+fast path, started in this process."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,19 +16,15 @@ import yaml
 from serve_app.config import AppConfig, ServerSettings
 
 IMPORT_PATH = "serve_app.app:build_app"
-MODEL_DEPLOYMENT = "ModelReplica"
 
 
 @dataclass(frozen=True)
 class Overrides:
-    """Command-line changes to the YAML's ``args``; None keeps the YAML's value."""
+    """Command-line changes to the YAML's ``args``."""
 
     model_id: str
     cache_dir: Path
     local_models_dir: Path | None = None
-    max_batch_size: int | None = None
-    batch_wait_timeout_s: float | None = None
-    num_threads: int | None = None
 
 
 def read_app_args(config_path: Path) -> dict[str, Any]:
@@ -39,26 +37,13 @@ def read_app_args(config_path: Path) -> dict[str, Any]:
 
 
 def build_config(args: dict[str, Any], overrides: Overrides) -> AppConfig:
-    args = dict(args)
-    batching = dict(args.get("batching") or {})
-    _set_if_given(batching, "max_batch_size", overrides.max_batch_size)
-    _set_if_given(batching, "batch_wait_timeout_s", overrides.batch_wait_timeout_s)
-    engine = dict(args.get("engine") or {})
-    _set_if_given(engine, "num_threads", overrides.num_threads)
     settings: dict[str, Any] = dict(args.get("settings") or {})
     _set_setting(settings, "model_cache_dir", str(overrides.cache_dir))
     _set_setting(settings, "preload_models", [overrides.model_id])
     if overrides.local_models_dir is not None:
         _set_setting(settings, "local_models_dir", str(overrides.local_models_dir))
         _set_setting(settings, "weight_sources", ["local"])
-    return AppConfig.model_validate(
-        {**args, "batching": batching, "engine": engine, "settings": settings}
-    )
-
-
-def _set_if_given(section: dict[str, Any], key: str, value: object) -> None:
-    if value is not None:
-        section[key] = value
+    return AppConfig.model_validate({**args, "settings": settings})
 
 
 def _set_setting(settings: dict[str, Any], field: str, value: object) -> None:
@@ -75,33 +60,45 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def prepare_environment(fast_path: bool, extra: dict[str, str]) -> dict[str, str]:
+    """Ray Serve's start-up settings for this run, set before Ray is first imported;
+    returns the ``RAY_SERVE_*`` variables that apply."""
+    from serve_app.launch.environment import apply_fast_path
+
+    os.environ.update(extra)
+    # Deleting an application waits this long for HAProxy to route around its ingress.
+    os.environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "1")
+    if fast_path:
+        apply_fast_path(os.environ)
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("RAY_SERVE_")}
+
+
 @contextmanager
-def local_server(config: AppConfig, ray_cpus: int) -> Iterator[str]:
-    """Run the application on a fresh local Ray; yields its base URL on 127.0.0.1."""
+def local_serve(ray_cpus: int) -> Iterator[int]:
+    """A fresh local Ray with Serve listening on 127.0.0.1; yields the HTTP port."""
     import ray
     from ray import serve
-
-    from serve_app.app import build_app
 
     port = free_port()
     # address="local": always a private instance, never a cluster someone else started.
     ray.init(address="local", num_cpus=ray_cpus, include_dashboard=False, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
-        serve.run(build_app(config), name=config.name, route_prefix="/")
-        yield f"http://127.0.0.1:{port}"
+        yield port
     finally:
         serve.shutdown()
         ray.shutdown()
 
 
-def model_replica_stats(app_name: str) -> dict[str, object] | None:
-    """Batch counters of one model replica of the local server (None when unavailable)."""
+@contextmanager
+def deployed(config: AppConfig, port: int) -> Iterator[str]:
+    """``config``'s application at ``/``; yields its base URL."""
     from ray import serve
 
+    from serve_app.app import build_app
+
+    serve.run(build_app(config), name=config.name, route_prefix="/")
     try:
-        handle = serve.get_deployment_handle(MODEL_DEPLOYMENT, app_name=app_name)
-        stats: dict[str, object] = handle.stats.remote().result(timeout_s=30)
-    except Exception:  # stats are a nice-to-have: never fail a benchmark over them
-        return None
-    return stats
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        serve.delete(config.name)

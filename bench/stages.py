@@ -19,9 +19,16 @@ from bench.reference import make_batches
 from serve_app.api.responses import detection_response
 from serve_app.api.schemas import ObjectDetectionRequest
 from serve_app.config import EngineConfig, ServerSettings
-from serve_app.messages import DecodeParams, Detections, PreprocessedImage
-from serve_app.preprocessing.image_loading import ImagePayload, ImageType, LoadPolicy, load_image
-from serve_app.preprocessing.pipeline import prepare_image
+from serve_app.core.predictions import Detections
+from serve_app.core.requests import (
+    ImageBatch,
+    ImagePayload,
+    ImageType,
+    InferenceParams,
+    PreprocessOptions,
+)
+from serve_app.preprocessing.image_loading import LoadPolicy, load_image
+from serve_app.preprocessing.prepare import prepare_image
 from serve_app.replica.loaded_model import LoadedModel
 from serve_app.weights import ModelPackage
 
@@ -83,8 +90,9 @@ def profile_stages(
     """Time the stages of one request in order, each on the previous stage's outputs."""
     model = LoadedModel.load(package, engine_config)
     policy = LoadPolicy.from_settings(settings)
-    auto_orient = package.preprocessing.auto_orient
-    params = DecodeParams()
+    spec = package.spec
+    auto_orient = spec.preprocessing.auto_orient
+    params = InferenceParams()
     p = _Profiler(repeats)
 
     requests = p.run(
@@ -92,14 +100,18 @@ def profile_stages(
     )
     payloads = [_image_payload(r) for r in requests]
     decoded = p.run("base64 + JPEG decode", lambda x: load_image(x, policy, auto_orient), payloads)
-    prepared = p.run("resize / letterbox", lambda image: prepare_image(image, package), decoded)
-    pickled = p.run("pickle.dumps PreprocessedImage", _pickle_dumps, prepared)
+    options = PreprocessOptions()
+    prepared = p.run(
+        "resize / letterbox", lambda image: prepare_image(image, spec, options), decoded
+    )
+    singles = [ImageBatch(pixels[None], (frame,), (params,)) for pixels, frame in prepared]
+    pickled = p.run("pickle.dumps ImageBatch of 1", _pickle_dumps, singles)
     p.annotate(f"{np.mean([len(b) for b in pickled]) / 1024:.1f} KiB each")
-    p.run("pickle.loads PreprocessedImage", pickle.loads, pickled)
+    p.run("pickle.loads ImageBatch of 1", pickle.loads, pickled)
 
-    outputs = p.run("ORT forward, batch 1", lambda x: model.engine.infer(x.pixels[None]), prepared)
+    outputs = p.run("ORT forward, batch 1", lambda x: model.engine.infer(x.pixels), singles)
     if max_batch_size > 1:
-        batches = make_batches([x.pixels for x in prepared], max_batch_size)
+        batches = make_batches([pixels for pixels, _ in prepared], max_batch_size)
         name = f"ORT forward, batch {max_batch_size}"
         p.run(name, model.engine.infer, batches, max_batch_size, in_sum=False)
         p.annotate("per image; instead of batch 1, not summed")
@@ -109,14 +121,14 @@ def profile_stages(
     replay = _ReplayEngine()
     decode_only = replace(model, engine=replay)
 
-    def decode(pair: tuple[list[np.ndarray], PreprocessedImage]) -> Detections:
+    def decode(pair: tuple[list[np.ndarray], ImageBatch]) -> Detections:
         replay.outputs = pair[0]
-        prediction = decode_only.run_batch([pair[1]], [params])[0]
+        prediction = decode_only.run_batch(pair[1])[0]
         if not isinstance(prediction, Detections):
-            raise TypeError(f"{package.model_id} is not an object-detection model")
+            raise TypeError(f"{spec.model_id} is not an object-detection model")
         return prediction
 
-    pairs = list(zip(outputs, prepared, strict=True))
+    pairs = list(zip(outputs, singles, strict=True))
     detections = p.run("decode + NMS", decode, pairs)
     p.run("JSON response build", _response_json, detections)
     p.annotate(f"{np.mean([len(d) for d in detections]):.1f} predictions each")
@@ -137,7 +149,7 @@ def _image_payload(request: ObjectDetectionRequest) -> ImagePayload:
     return ImagePayload(ImageType(image.type), image.value)
 
 
-def _pickle_dumps(image: PreprocessedImage) -> bytes:
+def _pickle_dumps(image: ImageBatch) -> bytes:
     # In-band protocol 5: Ray passes NumPy buffers out of band, so this is an upper bound.
     return pickle.dumps(image, protocol=5)
 
