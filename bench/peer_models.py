@@ -2,6 +2,7 @@
 so Roboflow's own server can load the same models in a side-by-side run.
 
     python -m bench.peer_models OUT_DIR [MODEL_ID ...]   # default: every bundled model
+    python -m bench.peer_models --models-dir DIR OUT_DIR MODEL_ID   # a package in DIR
 
 Each ``OUT_DIR/{dataset}/{version}/`` gets ``weights.onnx`` and ``environment.json`` as
 they are, plus ``meta.json`` (task, model type, class names) from the package.
@@ -34,18 +35,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("model_ids", nargs="*")
+    parser.add_argument("--models-dir", type=Path, default=BUNDLED_MODELS_DIR)
     args = parser.parse_args()
     model_ids = args.model_ids or [
         f"{folder.parent.parent.name}/{folder.parent.name}"
-        for folder in sorted(BUNDLED_MODELS_DIR.glob(f"*/*/{WEIGHTS_FILE}"))
+        for folder in sorted(args.models_dir.glob(f"*/*/{WEIGHTS_FILE}"))
     ]
     for model_id in model_ids:
         mid = ModelId.parse(model_id)
-        print(
-            write_peer_model(
-                ModelPackage.load(mid, BUNDLED_MODELS_DIR / mid.relative_path), args.out_dir
-            )
-        )
+        package = ModelPackage.load(mid, args.models_dir / mid.relative_path)
+        print(write_peer_model(package, args.out_dir))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ from typing import Any
 
 from ray.serve import Application
 
-from serve_app.api.ingress import FusedIngress, Ingress
+from serve_app.api.fused_ingress import FusedIngress
+from serve_app.api.ingress import Ingress
 from serve_app.config import AppConfig
 from serve_app.preprocessing.deployment import Preprocessor
 from serve_app.registry import ModelRegistry

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 
-def request_api_key(request: Request) -> str | None:
+async def request_api_key(request: Request) -> str | None:
     """The key in the query string or the bearer token: either wins over the body's."""
     if key := request.query_params.get("api_key"):
         return key

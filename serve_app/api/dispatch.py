@@ -53,7 +53,8 @@ class RequestDispatcher:
         return list(await self._run_group(group))
 
 
-def get_dispatcher(request: Request) -> RequestDispatcher:
-    """FastAPI dependency: the dispatcher of the ingress replica serving this request."""
+async def get_dispatcher(request: Request) -> RequestDispatcher:
+    """FastAPI dependency: the dispatcher of the ingress replica serving this request
+    (a coroutine: FastAPI would run a plain function on a worker thread)."""
     dispatcher: RequestDispatcher = request.app.state.dispatcher
     return dispatcher

@@ -1,11 +1,11 @@
-"""The HTTP ingress: FastAPI through ``serve.ingress``, in two compositions.
+"""The HTTP ingress of the split graph: FastAPI through ``serve.ingress``.
 
 Routes live in ``api/routes/``, one router per group; each ingress replica builds its
 own FastAPI app around a :class:`RequestDispatcher`, which groups concurrent requests
-per model and hands each group to the next stage. In the split graph that stage is the
-preprocessing deployment, reached over a handle (it calls the model deployment
-itself); in the fused composition the preprocessing stage and the model host live in
-the ingress replica, so a request crosses no deployment hop at all.
+per model and hands each group to the preprocessing deployment over a handle (which
+calls the model deployment itself). The ingress never touches pixels, nor imports the
+libraries that do. The fused composition (``api/fused_ingress.py``) serves the same
+app with the stages in process.
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ from serve_app.api.model_manager import ModelManager
 from serve_app.api.routes import inference, legacy, server
 from serve_app.api.routes import models as models_routes
 from serve_app.api.schemas import ErrorResponse
-from serve_app.config import BatchingConfig, EngineConfig, GroupingConfig, ServerSettings
+from serve_app.config import GroupingConfig
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import RequestGroup
-from serve_app.preprocessing.stage import PreprocessStage
 from serve_app.replica.client import ModelReplicaClient
-from serve_app.replica.host import ModelHost
 
 
 def create_app(dispatcher: RequestDispatcher, models: ModelManager) -> FastAPI:
@@ -74,37 +72,3 @@ class Ingress:
 
     def stats(self) -> dict[str, object]:
         return {"dispatched": self._dispatcher.stats()}
-
-
-@serve.deployment
-@serve.ingress()
-class FusedIngress:
-    """The fused composition: ingress, preprocessing and model host in one replica."""
-
-    def __init__(
-        self,
-        settings: ServerSettings,
-        engine: EngineConfig,
-        batching: BatchingConfig,
-        grouping: GroupingConfig,
-        preprocessing_threads: int,
-        registry: DeploymentHandle,
-    ) -> None:
-        self._host = ModelHost(settings, engine, batching)
-        self._host.start(registry)  # Serve runs __init__ on the replica's event loop
-        self._stage = PreprocessStage(settings, preprocessing_threads)
-        self._dispatcher = RequestDispatcher(self._run_group, grouping)
-        self._models = ModelManager(self._host, registry)
-
-    async def _run_group(self, group: RequestGroup) -> list[RequestResult | BaseException]:
-        return await self._stage.run_group(group, self._host)
-
-    def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_app(self._dispatcher, self._models)
-
-    def stats(self) -> dict[str, object]:
-        return {
-            "dispatched": self._dispatcher.stats(),
-            "preprocessing": self._stage.stats(),
-            "model": self._host.stats(),
-        }

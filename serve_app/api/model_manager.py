@@ -40,7 +40,7 @@ class ModelManager:
         return missing
 
 
-def get_model_manager(request: Request) -> ModelManager:
+async def get_model_manager(request: Request) -> ModelManager:
     """FastAPI dependency: the model manager of the ingress replica serving this request."""
     manager: ModelManager = request.app.state.models
     return manager

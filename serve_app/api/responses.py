@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
+from fastapi.responses import Response
 
 from serve_app.api.schemas import (
     ClassificationPrediction,
@@ -93,6 +94,15 @@ def task_response(task: Task, result: ImageResult, elapsed_s: float) -> Inferenc
     was made."""
     response = RESPONSE_BUILDERS[task](result.prediction, elapsed_s)
     return with_visualization(response, result.visualization)
+
+
+def json_response(body: InferenceResponse | list[InferenceResponse]) -> Response:
+    """``body`` as Roboflow writes it (aliases, no null fields), serialised once by
+    pydantic: a route that returns a Response skips FastAPI's second validation."""
+    parts = body if isinstance(body, list) else [body]
+    dumped = [part.model_dump_json(by_alias=True, exclude_none=True) for part in parts]
+    text = f"[{','.join(dumped)}]" if isinstance(body, list) else dumped[0]
+    return Response(text, media_type="application/json")
 
 
 def with_visualization(response: R, jpeg: bytes | None) -> R:

@@ -69,6 +69,26 @@ class PreprocessingSpec:
 
 
 @dataclass(frozen=True)
+class InputNormalization:
+    """What the network expects of its input: RGB scaled to [0, 1], then
+    ``(x - mean) / std`` per channel. The default leaves [0, 1] as it is (YOLO exports);
+    engines apply it on the device they run on."""
+
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.mean == (0.0, 0.0, 0.0) and self.std == (1.0, 1.0, 1.0)
+
+
+UNNORMALIZED = InputNormalization()
+"""[0, 1] as it is."""
+IMAGENET = InputNormalization(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+"""ImageNet statistics, which backbones pretrained on it (ResNet, ViT, DETR) expect."""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     model_id: ModelId
     task: Task
@@ -85,3 +105,4 @@ class ModelSpec:
     colors: dict[str, str] = field(default_factory=dict)
     """``#RRGGBB`` per class name, from ``COLORS``, for drawing."""
     multilabel: bool = False
+    normalization: InputNormalization = UNNORMALIZED

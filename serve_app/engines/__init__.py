@@ -11,7 +11,10 @@ def create_engine(config: EngineConfig, package: ModelPackage) -> Engine:
     # Backends import lazily, so an install without a GPU never needs its libraries.
     from serve_app.engines.onnxruntime import OnnxRuntimeEngine
 
-    return OnnxRuntimeEngine(package.weights_path, package.spec.batch_size, config.num_threads)
+    spec = package.spec
+    return OnnxRuntimeEngine(
+        package.weights_path, spec.batch_size, config.num_threads, spec.normalization
+    )
 
 
 __all__ = ["Engine", "create_engine"]

@@ -96,7 +96,9 @@ class PreprocessStage:
         return {"received": self.received.snapshot(), "sent": self.sent.snapshot()}
 
     async def _spec(self, group: RequestGroup) -> ModelSpec:
-        package = await asyncio.to_thread(self._store.package, group.model_id, group.api_key)
+        package = self._store.known(group.model_id)
+        if package is None:  # fetching it may take a while: off the event loop
+            package = await asyncio.to_thread(self._store.package, group.model_id, group.api_key)
         spec = package.spec
         if group.task is not None and spec.task is not group.task:
             raise InvalidRequestError(

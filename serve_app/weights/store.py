@@ -82,22 +82,23 @@ class ModelStore:
     def from_settings(cls, settings: ServerSettings) -> ModelStore:
         return cls(settings.model_cache_dir, build_sources(settings), local_model_dirs(settings))
 
+    def known(self, model_id: str) -> ModelPackage | None:
+        """The package if this store has read it already: no disk or network I/O, so
+        callers on an event loop may ask before they hand :meth:`package` to a thread."""
+        with self._guard:
+            return self._packages.get(ModelId.parse(model_id))
+
     def package(self, model_id: str, api_key: str | None = None) -> ModelPackage:
         """The package's metadata, from a local folder or else fetched into the cache."""
-        mid = ModelId.parse(model_id)
-        with self._guard:
-            cached = self._packages.get(mid)
+        cached = self.known(model_id)
         if cached is not None:
             return cached
+        mid = ModelId.parse(model_id)
         local = find_local_package(self._local_dirs, mid)
         package = ModelPackage.load(mid, local) if local else self._load_cached(mid, api_key)
         with self._guard:
             self._packages[mid] = package
         return package
-
-    def forget(self, model_id: str) -> None:
-        with self._guard:
-            self._packages.pop(ModelId.parse(model_id), None)
 
     def ensure_cached(self, model_id: ModelId, api_key: str | None) -> Path:
         """The folder of the complete package, fetched first if it is not cached."""

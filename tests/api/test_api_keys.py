@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from starlette.requests import Request
 
@@ -30,4 +32,4 @@ def request_with(query: str = "", authorization: str | None = None) -> Request:
 def test_query_then_bearer_header(
     query: str, authorization: str | None, expected: str | None
 ) -> None:
-    assert request_api_key(request_with(query, authorization)) == expected
+    assert asyncio.run(request_api_key(request_with(query, authorization))) == expected

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 
 from serve_app.api.api_keys import RequestApiKey
 from serve_app.api.dispatch import RequestDispatcher, get_dispatcher
@@ -17,12 +18,11 @@ from serve_app.api.request_options import (
     preprocess_options,
     visualization_style,
 )
-from serve_app.api.responses import task_response
+from serve_app.api.responses import json_response, task_response
 from serve_app.api.schemas import (
     BaseInferenceRequest,
     ClassificationRequest,
     ClassificationResponse,
-    InferenceResponse,
     InstanceSegmentationRequest,
     InstanceSegmentationResponse,
     MultiLabelClassificationResponse,
@@ -55,7 +55,7 @@ def _task_route(path: str, response: Any, **options: Any) -> Callable[[F], F]:
 )
 async def infer_object_detection(
     request: ObjectDetectionRequest, dispatcher: Dispatcher, api_key: RequestApiKey
-) -> InferenceResponse | list[InferenceResponse]:
+) -> Response:
     params = InferenceParams(**box_options(request))
     style = visualization_style(request)
     return await _infer(request, Task.OBJECT_DETECTION, params, dispatcher, api_key, style)
@@ -71,7 +71,7 @@ async def infer_object_detection(
 )
 async def infer_instance_segmentation(
     request: InstanceSegmentationRequest, dispatcher: Dispatcher, api_key: RequestApiKey
-) -> InferenceResponse | list[InferenceResponse]:
+) -> Response:
     params = InferenceParams(
         **box_options(request),
         mask_decode_mode=request.mask_decode_mode,
@@ -88,7 +88,7 @@ async def infer_instance_segmentation(
 )
 async def infer_classification(
     request: ClassificationRequest, dispatcher: Dispatcher, api_key: RequestApiKey
-) -> InferenceResponse | list[InferenceResponse]:
+) -> Response:
     params = InferenceParams(confidence=request.confidence)
     return await _infer(request, Task.CLASSIFICATION, params, dispatcher, api_key)
 
@@ -100,9 +100,9 @@ async def _infer(
     dispatcher: RequestDispatcher,
     api_key: str | None,
     style: VisualizationStyle | None = None,
-) -> InferenceResponse | list[InferenceResponse]:
+) -> Response:
     """Every image of ``request`` as one request to the stages: one response, or a
-    list for a list."""
+    list for a list (``response_model`` documents the shape; the body is written here)."""
     start = time.perf_counter()
     inference = InferenceRequest(
         images=image_payloads(request.image),
@@ -113,4 +113,4 @@ async def _infer(
     result = await dispatcher.infer(request.model_id, task, inference, api_key or request.api_key)
     elapsed = time.perf_counter() - start
     responses = [task_response(result.task, image, elapsed) for image in result.images]
-    return responses if isinstance(request.image, list) else responses[0]
+    return json_response(responses if isinstance(request.image, list) else responses[0])

@@ -17,14 +17,14 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 
 from serve_app.api.api_keys import RequestApiKey
 from serve_app.api.dispatch import RequestDispatcher, get_dispatcher
 from serve_app.api.request_options import preprocess_options
-from serve_app.api.responses import task_response
+from serve_app.api.responses import json_response, task_response
 from serve_app.api.schemas import LegacyInferenceQuery
 from serve_app.core.requests import (
     ImagePayload,
@@ -136,8 +136,7 @@ async def _infer(
     (image,) = result.images
     if query.format == "image":
         return Response(image.visualization, media_type="image/jpeg")
-    response = task_response(result.task, image, time.perf_counter() - start)
-    return JSONResponse(response.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return json_response(task_response(result.task, image, time.perf_counter() - start))
 
 
 def _as_fraction(value: float) -> float:

@@ -1,0 +1,56 @@
+"""The fused composition: ingress, preprocessing stage and model host in one replica.
+
+The same FastAPI app as the split graph's ingress (``api/ingress.py``), but the
+request dispatcher hands each group to a :class:`PreprocessStage` in this process,
+which runs it on this process's :class:`ModelHost`: a request crosses no deployment
+hop at all. For one machine and small devices.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from serve_app.api.dispatch import RequestDispatcher
+from serve_app.api.ingress import create_app
+from serve_app.api.model_manager import ModelManager
+from serve_app.config import BatchingConfig, EngineConfig, GroupingConfig, ServerSettings
+from serve_app.core.predictions import RequestResult
+from serve_app.core.requests import RequestGroup
+from serve_app.preprocessing.stage import PreprocessStage
+from serve_app.replica.host import ModelHost
+
+
+@serve.deployment
+@serve.ingress()
+class FusedIngress:
+    """The fused composition: ingress, preprocessing and model host in one replica."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        engine: EngineConfig,
+        batching: BatchingConfig,
+        grouping: GroupingConfig,
+        preprocessing_threads: int,
+        registry: DeploymentHandle,
+    ) -> None:
+        self._host = ModelHost(settings, engine, batching)
+        self._host.start(registry)  # Serve runs __init__ on the replica's event loop
+        self._stage = PreprocessStage(settings, preprocessing_threads)
+        self._dispatcher = RequestDispatcher(self._run_group, grouping)
+        self._models = ModelManager(self._host, registry)
+
+    async def _run_group(self, group: RequestGroup) -> list[RequestResult | BaseException]:
+        return await self._stage.run_group(group, self._host)
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_app(self._dispatcher, self._models)
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "dispatched": self._dispatcher.stats(),
+            "preprocessing": self._stage.stats(),
+            "model": self._host.stats(),
+        }
