@@ -48,7 +48,13 @@ def serve_port() -> Iterator[int]:
     port = free_port()
     # More logical CPUs than cores: deployments ask for fractions, and test apps
     # beside the main one still get scheduled on a 2-core machine.
-    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)
+    # A small object store: several test sessions may share this machine.
+    ray.init(
+        num_cpus=8,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=512 * 2**20,
+    )
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     yield port
     serve.shutdown()
