@@ -8,8 +8,10 @@ from ray.serve import Application
 
 from serve_app.api.fused_ingress import FusedIngress
 from serve_app.api.ingress import Ingress
+from serve_app.api.policy import IngressPolicy
 from serve_app.config import AppConfig
 from serve_app.preprocessing.deployment import Preprocessor
+from serve_app.preprocessing.image_loading import image_decoder_environment
 from serve_app.registry import ModelRegistry
 from serve_app.replica.deployment import ModelReplica
 
@@ -27,21 +29,24 @@ def build_app(args: dict[str, Any] | AppConfig | None = None) -> Application:
     config = args if isinstance(args, AppConfig) else AppConfig.model_validate(args or {})
     settings = config.settings
     registry = ModelRegistry.bind(settings.preload_models)
+    policy = IngressPolicy.from_settings(settings)
+    decoder_env = image_decoder_environment(settings)
     if config.composition == "fused":
-        return FusedIngress.options(**config.model.ray_options()).bind(
+        return FusedIngress.options(**config.model.ray_options(decoder_env)).bind(
             settings,
             config.engine,
             config.batching,
             config.grouping,
             config.preprocessing.threads,
             registry,
+            policy,
         )
     model = ModelReplica.options(**config.model.ray_options()).bind(
         settings, config.engine, config.batching, registry
     )
-    preprocessor = Preprocessor.options(**config.preprocessing.ray_options()).bind(
+    preprocessor = Preprocessor.options(**config.preprocessing.ray_options(decoder_env)).bind(
         settings, config.preprocessing.threads, model
     )
     return Ingress.options(**config.ingress.ray_options()).bind(
-        preprocessor, model, registry, config.grouping
+        preprocessor, model, registry, config.grouping, policy
     )

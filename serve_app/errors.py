@@ -34,6 +34,12 @@ class UrlNotAllowedError(InvalidImageError):
     """An image URL points somewhere the server refuses to fetch from."""
 
 
+class PayloadTooLargeError(ServeAppError):
+    """The request is larger than the server's limits allow (body, images, pixels)."""
+
+    status_code = 413
+
+
 class ModelNotFoundError(ServeAppError):
     status_code = 404
 
@@ -64,3 +70,23 @@ class IncompleteDownloadError(UpstreamUnavailableError):
 
 class UpstreamTimeoutError(ServeAppError):
     status_code = 504
+
+
+class InsufficientStorageError(ServeAppError):
+    """The model cache's disk is full: nothing half-written is kept."""
+
+    status_code = 507
+
+
+class OverloadedError(ServeAppError):
+    """A stage's queue is full; the client should retry after ``retry_after_s``."""
+
+    status_code = 503
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.args = (message, retry_after_s)
+
+    @property
+    def retry_after_s(self) -> float:
+        return float(self.args[1])

@@ -8,17 +8,27 @@ run. Requests go over real HTTP on loopback.
 from __future__ import annotations
 
 import os
+import random
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from serve_app.launch.environment import apply_fast_path
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now, below the kernel's ephemeral range (32768 up): a port the kernel
+    hands out at random could be given to another process before the server binds it,
+    and servers that start later than this fixture (HAProxy) would then fail."""
+    while True:
+        port = random.randint(20_000, 29_999)  # noqa: S311 - not a secret
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))  # noqa: S104 - probing, HAProxy binds all
+            except OSError:
+                continue
+        return port
 
 
 # Before Ray is imported: Serve reads these once, at import. HAProxy's side ports are
@@ -43,22 +53,38 @@ from tools.fixtures import write_fixture_models  # noqa: E402
 APP_NAME = "rfserve-test"
 
 
+@dataclass(frozen=True)
+class RaySession:
+    serve_port: int
+    """Serve's HTTP port (HAProxy)."""
+    metrics_port: int
+    """This node's Prometheus endpoint."""
+    session_dir: Path
+    """Where this Ray instance writes its logs (``logs/serve/replica_*.log``)."""
+
+
 @pytest.fixture(scope="session")
-def serve_port() -> Iterator[int]:
-    port = free_port()
+def ray_session() -> Iterator[RaySession]:
+    port, metrics_port = free_port(), free_port()
     # More logical CPUs than cores: deployments ask for fractions, and test apps
-    # beside the main one still get scheduled on a 2-core machine.
-    # A small object store: several test sessions may share this machine.
-    ray.init(
+    # beside the main one still get scheduled on a 2-core machine. A small object
+    # store: several test sessions may share this machine.
+    context = ray.init(
         num_cpus=8,
         include_dashboard=False,
         log_to_driver=False,
         object_store_memory=512 * 2**20,
+        _metrics_export_port=metrics_port,
     )
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    yield port
+    yield RaySession(port, metrics_port, Path(context.address_info["session_dir"]))
     serve.shutdown()
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def serve_port(ray_session: RaySession) -> int:
+    return ray_session.serve_port
 
 
 @pytest.fixture(scope="session")

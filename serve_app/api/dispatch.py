@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from serve_app.batching import Grouper
+from serve_app.batching import Grouper, HopStats
 from serve_app.config import GroupingConfig
 from serve_app.core.ids import ModelId, Task
 from serve_app.core.predictions import RequestResult
@@ -32,6 +32,7 @@ class RequestDispatcher:
             max_size=grouping.max_images,
             max_in_flight=grouping.max_in_flight,
             size_of=lambda request: len(request.images),
+            stats=HopStats("preprocessing"),
         )
 
     async def infer(

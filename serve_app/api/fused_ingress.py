@@ -15,6 +15,7 @@ from ray.serve.handle import DeploymentHandle
 from serve_app.api.dispatch import RequestDispatcher
 from serve_app.api.ingress import create_app
 from serve_app.api.model_manager import ModelManager
+from serve_app.api.policy import IngressPolicy
 from serve_app.config import BatchingConfig, EngineConfig, GroupingConfig, ServerSettings
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import RequestGroup
@@ -35,18 +36,20 @@ class FusedIngress:
         grouping: GroupingConfig,
         preprocessing_threads: int,
         registry: DeploymentHandle,
+        policy: IngressPolicy,
     ) -> None:
         self._host = ModelHost(settings, engine, batching)
         self._host.start(registry)  # Serve runs __init__ on the replica's event loop
         self._stage = PreprocessStage(settings, preprocessing_threads)
         self._dispatcher = RequestDispatcher(self._run_group, grouping)
         self._models = ModelManager(self._host, registry)
+        self._policy = policy
 
     async def _run_group(self, group: RequestGroup) -> list[RequestResult | BaseException]:
         return await self._stage.run_group(group, self._host)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_app(self._dispatcher, self._models)
+        return create_app(self._dispatcher, self._models, self._policy)
 
     def stats(self) -> dict[str, object]:
         return {

@@ -20,6 +20,7 @@ class RemoveModelRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
     model_id: str = Field(min_length=3, examples=["shapes-detection/1"])
+    api_key: str | None = None
 
 
 class ModelLocation(BaseModel):

@@ -11,6 +11,7 @@ request never waits; under load, groups grow with the load.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ R = TypeVar("R")
 class _Lane(Generic[T, R]):
     """The items of one key waiting for a slot, and how many of its calls run."""
 
-    waiting: deque[tuple[T, asyncio.Future[R]]] = field(default_factory=deque)
+    waiting: deque[tuple[T, asyncio.Future[R], float]] = field(default_factory=deque)
+    """Items, their callers' futures and when they arrived."""
     running: int = 0
 
 
@@ -61,30 +63,32 @@ class Grouper(Generic[K, T, R]):
         """The result of ``item``, run in a group with whatever else of ``key`` waits."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         lane = self._lanes.setdefault(key, _Lane())
-        lane.waiting.append((item, future))
+        lane.waiting.append((item, future, time.monotonic()))
         self._dispatch(key, lane)
         return await future
 
     def _dispatch(self, key: K, lane: _Lane[T, R]) -> None:
         while lane.waiting and lane.running < self._max_in_flight:
-            group = self._take(lane)
+            group, waits = self._take(lane)
             if not group:
                 continue
             lane.running += 1
-            self.stats.record(len(group), sum(self._size_of(item) for item, _ in group))
+            self.stats.record(len(group), sum(self._size_of(item) for item, _ in group), waits)
             task = asyncio.create_task(self._run(key, lane, group))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         if not lane.waiting and not lane.running:
             self._lanes.pop(key, None)
 
-    def _take(self, lane: _Lane[T, R]) -> list[tuple[T, asyncio.Future[R]]]:
-        """The next group: waiting items in arrival order, up to ``max_size``, leaving
-        out those whose caller gave up."""
+    def _take(self, lane: _Lane[T, R]) -> tuple[list[tuple[T, asyncio.Future[R]]], list[float]]:
+        """The next group (waiting items in arrival order, up to ``max_size``, leaving out
+        those whose caller gave up) and how long each of its items waited."""
         group: list[tuple[T, asyncio.Future[R]]] = []
+        waits: list[float] = []
         size = 0
+        now = time.monotonic()
         while lane.waiting:
-            item, future = lane.waiting[0]
+            item, future, arrived = lane.waiting[0]
             if future.done():  # cancelled while it waited
                 lane.waiting.popleft()
                 continue
@@ -93,8 +97,9 @@ class Grouper(Generic[K, T, R]):
                 break
             lane.waiting.popleft()
             group.append((item, future))
+            waits.append(now - arrived)
             size += item_size
-        return group
+        return group, waits
 
     async def _run(
         self, key: K, lane: _Lane[T, R], group: list[tuple[T, asyncio.Future[R]]]

@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
 @dataclass
 class HopStats:
     """What went through one hop: calls, the items they carried (requests or
-    batches) and the images in those items."""
+    batches) and the images in those items.
 
+    A hop with a ``name`` also records into the Prometheus metrics (images per call,
+    and the time each item waited for its call), which only a Serve replica should do.
+    """
+
+    name: str | None = None
     calls: int = 0
     items: int = 0
     images: int = 0
     images_per_call: Counter[int] = field(default_factory=Counter)
 
-    def record(self, items: int, images: int) -> None:
+    def record(self, items: int, images: int, waits_s: Sequence[float] = ()) -> None:
         self.calls += 1
         self.items += items
         self.images += images
         self.images_per_call[images] += 1
+        if self.name is not None:
+            from serve_app.observability.metrics import server_metrics
+
+            metrics, tags = server_metrics(), {"hop": self.name}
+            metrics.group_images.observe(images, tags=tags)
+            for wait in waits_s:
+                metrics.group_wait_seconds.observe(wait, tags=tags)
 
     def snapshot(self) -> dict[str, object]:
         return {

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -22,12 +23,26 @@ class DeploymentConfig(_Strict):
     num_cpus: float = Field(0.25, ge=0)
     num_gpus: float = Field(0.0, ge=0)
     max_ongoing_requests: int = Field(64, ge=1)
+    max_queued_requests: int = Field(64, ge=-1)
+    """Requests waiting for a replica beyond ``max_ongoing_requests``; past them Serve
+    answers 503 at once instead of queueing without bound (-1: no bound)."""
+    retry_after_s: float = Field(1.0, ge=0)
+    """``Retry-After`` of those 503 answers."""
 
-    def ray_options(self) -> dict[str, Any]:
+    def ray_options(self, env_vars: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Serve's options; ``env_vars`` are set in each replica's process before it
+        starts (for libraries that read them when they load)."""
+        actor: dict[str, Any] = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
+        if env_vars:
+            actor["runtime_env"] = {"env_vars": dict(env_vars)}
         return {
             "num_replicas": self.num_replicas,
             "max_ongoing_requests": self.max_ongoing_requests,
-            "ray_actor_options": {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus},
+            "max_queued_requests": self.max_queued_requests,
+            "backpressure_config": {"retry_after_s": self.retry_after_s},
+            "ray_actor_options": actor,
+            # The ingress writes one line per request itself (observability/request_log.py).
+            "logging_config": {"enable_access_log": False},
         }
 
 

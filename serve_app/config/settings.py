@@ -72,6 +72,9 @@ class ServerSettings(BaseSettings):
     allow_pickled_numpy: bool = Field(False, validation_alias="RFSERVE_ALLOW_PICKLED_NUMPY")
     """Accept pickled NumPy payloads. Unpickling runs arbitrary code: trusted clients only."""
 
+    allow_url_input: bool = Field(True, validation_alias="ALLOW_URL_INPUT")
+    """Accept images given by URL (fetched by the server); false refuses them with 400."""
+
     url_allow_networks: CommaList = Field(
         default_factory=list, validation_alias="RFSERVE_URL_ALLOW_NETWORKS"
     )
@@ -82,9 +85,23 @@ class ServerSettings(BaseSettings):
     url_max_redirects: int = Field(3, ge=0, validation_alias="RFSERVE_URL_MAX_REDIRECTS")
 
     max_image_pixels: int = Field(8192 * 8192, gt=0, validation_alias="RFSERVE_MAX_IMAGE_PIXELS")
-    """Larger decoded images are refused, so one request cannot exhaust memory."""
+    """Larger images are refused from their header, before they are decoded."""
 
-    @field_validator("preload_models", "url_allow_networks", "weight_sources", mode="before")
+    max_body_bytes: int = Field(50 * 2**20, gt=0, validation_alias="RFSERVE_MAX_BODY_BYTES")
+    """Largest request body; a larger one is refused with 413 before it is read whole."""
+    max_images_per_request: int = Field(32, ge=1, validation_alias="RFSERVE_MAX_IMAGES_PER_REQUEST")
+    """Most images one request may carry (413 beyond)."""
+
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias="RFSERVE_API_KEYS"
+    )
+    """Keys clients must present (``api_key`` or ``Authorization: Bearer``) to use the
+    server; empty leaves it open. With keys set, weights come from Roboflow with the
+    server's own ``ROBOFLOW_API_KEY``, never with a client's key."""
+
+    @field_validator(
+        "preload_models", "url_allow_networks", "weight_sources", "api_keys", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -39,6 +39,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     start.add_argument(
         "--object-store-memory", type=int, help="bytes of Ray's shared object store here"
     )
+    start.add_argument(
+        "--metrics-export-port",
+        type=int,
+        default=8080,
+        help="port of this node's Prometheus endpoint (GET /metrics), for the Ray started here",
+    )
     commands.add_parser("env", help="print the fast-path settings as shell exports")
     return parser.parse_args(argv)
 
@@ -63,6 +69,7 @@ def start(args: argparse.Namespace) -> None:
             include_dashboard=args.dashboard,
             num_cpus=args.num_cpus,
             object_store_memory=args.object_store_memory,
+            _metrics_export_port=args.metrics_export_port,
         )
     # `serve run` shuts Serve down on Ctrl-C; `docker stop` and Kubernetes send SIGTERM.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -13,6 +13,7 @@ from ray.serve.handle import DeploymentHandle
 from serve_app.config import ServerSettings
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import RequestGroup
+from serve_app.errors import ServeAppError
 from serve_app.preprocessing.stage import PreprocessStage
 from serve_app.replica.client import ModelReplicaClient
 
@@ -24,7 +25,11 @@ class Preprocessor:
         self._model = ModelReplicaClient(model)
 
     async def run(self, group: RequestGroup) -> list[RequestResult | BaseException]:
-        return await self._stage.run_group(group, self._model)
+        try:
+            return await self._stage.run_group(group, self._model)
+        except ServeAppError as exc:
+            # Answered, not raised: Serve would log a client's mistake with a traceback.
+            return [exc] * len(group.requests)
 
     def stats(self) -> dict[str, object]:
         return self._stage.stats()

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from serve_app.config import ServerSettings
 from serve_app.core.requests import ImagePayload, ImageType
-from serve_app.errors import InvalidImageError
+from serve_app.errors import InvalidImageError, PayloadTooLargeError
 from serve_app.preprocessing.url_fetch import UrlFetchPolicy, fetch_url
 
 _NPY_MAGIC = b"\x93NUMPY"
+# Pillow only reads headers here; the size limit is ours (RFSERVE_MAX_IMAGE_PIXELS), so
+# its own bomb check, which would refuse some images our limit allows, is off.
+Image.MAX_IMAGE_PIXELS = None
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,39 @@ def load_image(payload: ImagePayload, policy: LoadPolicy, auto_orient: bool = Tr
             data = _b64decode(payload.value)
         else:
             data = _as_bytes(payload.value)
+        # A small file can declare a huge image: refuse it before decoding a pixel.
+        declared = size_from_header(data)
+        if declared is not None:
+            _check_pixels(*declared, policy.max_pixels)
         image = decode_image_bytes(data, auto_orient)
-    if image.shape[0] * image.shape[1] > policy.max_pixels:
-        raise InvalidImageError(
-            f"Image of {image.shape[1]}x{image.shape[0]} pixels exceeds the limit of "
-            f"{policy.max_pixels} pixels"
-        )
+    _check_pixels(image.shape[1], image.shape[0], policy.max_pixels)
     return image
+
+
+def image_decoder_environment(settings: ServerSettings) -> dict[str, str]:
+    """Environment of a process that decodes images: OpenCV's own pixel limit, which it
+    reads once when it loads, set to ours, for the formats whose header Pillow cannot
+    read (:func:`size_from_header`)."""
+    return {"OPENCV_IO_MAX_IMAGE_PIXELS": str(settings.max_image_pixels)}
+
+
+def size_from_header(data: bytes) -> tuple[int, int] | None:
+    """(width, height) an encoded image declares, read from its header alone (Pillow
+    parses headers lazily); None for a format Pillow does not know, left to OpenCV."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+    return int(width), int(height)
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise PayloadTooLargeError(
+            f"Image of {width}x{height} pixels exceeds this server's limit of {max_pixels} "
+            "pixels (RFSERVE_MAX_IMAGE_PIXELS)"
+        )
 
 
 def decode_image_bytes(data: bytes, auto_orient: bool = True) -> np.ndarray:

@@ -11,6 +11,7 @@ composition runs one in front of the model host itself.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from serve_app.core.requests import (
 from serve_app.core.spec import ModelSpec
 from serve_app.core.stages import ModelClient
 from serve_app.errors import InvalidRequestError
+from serve_app.observability.metrics import server_metrics
 from serve_app.preprocessing.image_loading import LoadPolicy, load_image
 from serve_app.preprocessing.prepare import prepare_image, should_auto_orient
 from serve_app.preprocessing.visualization import class_colors, draw_detections, encode_jpeg
@@ -54,6 +56,7 @@ class PreprocessStage:
         # Parallelism comes from the pool; OpenCV's own threads would only contend.
         cv2.setNumThreads(1)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="preprocess")
+        # Counted only: the ingress and the model host record these hops' metrics.
         self.sent = HopStats()
         """Calls to the model stage: the hop into the model replica."""
         self.received = HopStats()
@@ -66,7 +69,11 @@ class PreprocessStage:
         its own request, a model that cannot serve the group fails all of them."""
         self.received.record(len(group.requests), group.image_count)
         spec = await self._spec(group)
+        start = time.perf_counter()
         prepared = await self._prepare_all(group.requests, spec)
+        server_metrics().stage_seconds.observe(
+            time.perf_counter() - start, tags={"stage": "preprocess"}
+        )
         ready = [
             (request, images)
             for request, images in zip(group.requests, prepared, strict=True)

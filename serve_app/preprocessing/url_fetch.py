@@ -8,16 +8,18 @@ connect cannot send it elsewhere. The request keeps the original ``Host`` header
 for https, the TLS handshake uses the original hostname for SNI and certificate
 verification: pinning holds for http and https alike.
 
-Residual risk: ``socket.getaddrinfo`` has no timeout of its own, so a stalled resolver
-can hold a fetch past ``timeout_s`` (the deadline is checked right after resolving).
+The name is resolved within the same deadline as the rest of the fetch (the resolver
+itself has no timeout).
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,11 +43,15 @@ _METADATA_IPS = frozenset(
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # Linux connects these to the local host
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# One to four numbers (decimal, or hex with 0x) separated by dots: an IPv4 address in
+# one of the forms inet_aton also takes, not a name (no top-level domain is numeric).
+_NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$")
 _HEADERS = ((b"Accept-Encoding", b"identity"), (b"User-Agent", b"serve-app"))
 
 
 @dataclass(frozen=True)
 class UrlFetchPolicy:
+    enabled: bool = True
     allow: tuple[str, ...] = ()  # host names or CIDR networks reachable although non-global
     max_bytes: int = 20 * 2**20
     timeout_s: float = 10.0  # one budget for the whole fetch, redirects included
@@ -54,6 +60,7 @@ class UrlFetchPolicy:
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> UrlFetchPolicy:
         return cls(
+            enabled=settings.allow_url_input,
             allow=tuple(settings.url_allow_networks),
             max_bytes=settings.url_max_bytes,
             timeout_s=settings.url_timeout_s,
@@ -67,6 +74,8 @@ def fetch_url(url: str, policy: UrlFetchPolicy) -> bytes:
     Raises ``UrlNotAllowedError`` for a refused scheme, host or address (on any hop) and
     ``InvalidImageError`` for every other failure. Messages never carry the query string.
     """
+    if not policy.enabled:
+        raise UrlNotAllowedError("This server does not fetch images by URL (ALLOW_URL_INPUT)")
     deadline = time.monotonic() + policy.timeout_s
     try:
         current = httpx.URL(url)
@@ -115,12 +124,15 @@ def _check_url(url: httpx.URL, policy: UrlFetchPolicy, deadline: float) -> list[
         raise UrlNotAllowedError("image URL has no host")
     if host in _METADATA_HOSTS:
         raise UrlNotAllowedError(f"image URL {where} points at a metadata service")
-    try:  # resolves numeric oddities too ("2130706433", "0x7f.1"): the address is checked
-        infos = socket.getaddrinfo(url.raw_host.decode("ascii"), None, type=socket.SOCK_STREAM)
+    if _NUMERIC_HOST.match(host) and not _is_dotted_quad(host):
+        # "2130706433", "0x7f.1", "0177.0.0.1": resolvers disagree on what these mean.
+        raise UrlNotAllowedError(f"image URL {where} spells an IPv4 address ambiguously")
+    try:
+        infos = _resolve(url.raw_host.decode("ascii"), deadline)
+    except TimeoutError:
+        raise InvalidImageError(f"resolving the host of image URL {where} timed out") from None
     except (OSError, UnicodeError) as exc:
         raise InvalidImageError(f"could not resolve host of image URL {where}") from exc
-    if time.monotonic() >= deadline:
-        raise InvalidImageError(f"fetching image URL {where} timed out")
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise InvalidImageError(f"could not resolve host of image URL {where}")
@@ -132,6 +144,37 @@ def _check_url(url: httpx.URL, policy: UrlFetchPolicy, deadline: float) -> list[
         if not _public(ip) and host not in names and not any(ip in n for n in nets):
             raise UrlNotAllowedError(f"image URL {where} resolves to a non-public address")
     return addresses
+
+
+def _is_dotted_quad(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _resolve(host: str, deadline: float) -> list[Any]:
+    """``getaddrinfo(host)`` within the fetch's deadline. The resolver has no timeout of
+    its own, so it runs on a daemon thread that is abandoned if it stalls."""
+    answer: list[Any] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answer.extend(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the caller
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="url-dns", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise TimeoutError
+    if failure:
+        raise failure[0]
+    return answer
 
 
 @functools.lru_cache(maxsize=32)

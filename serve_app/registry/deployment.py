@@ -61,6 +61,9 @@ class _ReplicaState:
     ray_actor_options={"num_cpus": 0},
     graceful_shutdown_wait_loop_s=0.1,
     graceful_shutdown_timeout_s=0.5,
+    # Each replica's long poll returns every POLL_S: an access line each would keep an
+    # idle server's log busy.
+    logging_config={"enable_access_log": False},
 )
 class ModelRegistry:
     def __init__(self, preload_models: list[str]) -> None:

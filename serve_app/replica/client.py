@@ -6,6 +6,7 @@ from ray.serve.handle import DeploymentHandle
 
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
+from serve_app.errors import ServeAppError
 
 
 class ModelReplicaClient:
@@ -25,10 +26,14 @@ class ModelReplicaClient:
     async def infer(
         self, model_id: str, batch: ImageBatch, api_key: str | None = None
     ) -> list[Prediction]:
-        predictions: list[Prediction] = await self._for(model_id).infer.remote(
+        answer: list[Prediction] | ServeAppError = await self._for(model_id).infer.remote(
             model_id, batch, api_key
         )
-        return predictions
+        if isinstance(answer, ServeAppError):  # the replica answers errors, it does not raise
+            raise answer
+        return answer
 
     async def load(self, model_id: str, api_key: str | None = None) -> None:
-        await self._for(model_id).load.remote(model_id, api_key)
+        error: ServeAppError | None = await self._for(model_id).load.remote(model_id, api_key)
+        if error is not None:
+            raise error

@@ -15,6 +15,7 @@ from ray.serve.handle import DeploymentHandle
 from serve_app.config import BatchingConfig, EngineConfig, ServerSettings
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
+from serve_app.errors import ServeAppError
 from serve_app.replica.host import ModelHost
 
 
@@ -31,14 +32,23 @@ class ModelReplica:
         # Serve runs __init__ on the replica's event loop.
         self._host.start(registry)
 
+    # Both answer a ServeAppError rather than raise it: Serve logs what a replica raises
+    # with a traceback, and a missing or broken model is the client's to hear about.
     async def infer(
         self, model_id: str, batch: ImageBatch, api_key: str | None = None
-    ) -> list[Prediction]:
-        return await self._host.infer(model_id, batch, api_key)
+    ) -> list[Prediction] | ServeAppError:
+        try:
+            return await self._host.infer(model_id, batch, api_key)
+        except ServeAppError as exc:
+            return exc
 
-    async def load(self, model_id: str, api_key: str | None = None) -> None:
+    async def load(self, model_id: str, api_key: str | None = None) -> ServeAppError | None:
         """Load ``model_id`` (``/model/add``)."""
-        await self._host.load(model_id, api_key)
+        try:
+            await self._host.load(model_id, api_key)
+        except ServeAppError as exc:
+            return exc
+        return None
 
     def stats(self) -> dict[str, object]:
         return self._host.stats()

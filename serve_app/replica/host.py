@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from ray.serve.handle import DeploymentHandle
 
@@ -18,6 +19,7 @@ from serve_app.config import BatchingConfig, EngineConfig, ServerSettings
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
 from serve_app.errors import ServeAppError
+from serve_app.observability.metrics import server_metrics
 from serve_app.replica.loaded_model import LoadedModel
 from serve_app.replica.model_cache import ModelCache
 from serve_app.replica.registry_link import RegistryLink
@@ -34,16 +36,19 @@ class ModelHost:
         self._engine_config = engine
         self._max_batch_size = batching.max_batch_size
         self._preload = list(settings.preload_models)
-        self.models = ModelCache(self._load_model, settings.max_active_models)
+        self.models = ModelCache(
+            self._load_model, settings.max_active_models, on_evicted=_count_evictions
+        )
         self._batches: Grouper[str, ImageBatch, list[Prediction]] = Grouper(
             self._run_group,
             max_size=batching.max_batch_size,
             max_in_flight=batching.max_in_flight,
             size_of=len,
+            stats=HopStats("batch"),
         )
-        self.received = HopStats()
+        self.received = HopStats("model")
         """Calls of :meth:`infer`: the hop into this host."""
-        self.forward = HopStats()
+        self.forward = HopStats("forward")
         """Forward passes run."""
         self.model_loads = 0
         self._registry: RegistryLink | None = None
@@ -95,8 +100,15 @@ class ModelHost:
         return results
 
     async def _load_model(self, model_id: str, api_key: str | None) -> LoadedModel:
-        package = await asyncio.to_thread(self._store.package, model_id, api_key)
-        model = await asyncio.to_thread(LoadedModel.load, package, self._engine_config)
+        metrics, start = server_metrics(), time.perf_counter()
+        try:
+            package = await asyncio.to_thread(self._store.package, model_id, api_key)
+            model = await asyncio.to_thread(LoadedModel.load, package, self._engine_config)
+        except Exception:
+            metrics.model_loads.inc(tags={"model": "", "result": "failed"})
+            raise
+        metrics.model_loads.inc(tags={"model": model_id, "result": "loaded"})
+        metrics.model_load_seconds.observe(time.perf_counter() - start, tags={"model": model_id})
         self.model_loads += 1
         return model
 
@@ -116,6 +128,10 @@ class ModelHost:
                 logger.error("Could not preload model %s: %s", model_id, exc.message)
             except Exception:
                 logger.exception("Could not preload model %s", model_id)
+
+
+def _count_evictions(count: int) -> None:
+    server_metrics().model_evictions.inc(count)
 
 
 def _run_chunks(model: LoadedModel, chunks: list[ImageBatch]) -> list[Prediction]:

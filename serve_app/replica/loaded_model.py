@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from serve_app.config import EngineConfig
@@ -11,6 +12,7 @@ from serve_app.core.spec import ModelSpec
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.registry import AnyDecoder, decoder_for
 from serve_app.engines import Engine, create_engine
+from serve_app.observability.metrics import server_metrics
 from serve_app.weights import ModelPackage
 
 
@@ -33,8 +35,13 @@ class LoadedModel:
         Every image is for this model, hence for its task: the preprocessing stage
         refused requests of any other task.
         """
+        metrics, start = server_metrics(), time.perf_counter()
         outputs = self.engine.infer(batch.pixels)
-        return [
+        decoding = time.perf_counter()
+        predictions = [
             self.decoder([output[i] for output in outputs], frame, params, self.head)
             for i, (frame, params) in enumerate(zip(batch.frames, batch.params, strict=True))
         ]
+        metrics.stage_seconds.observe(decoding - start, tags={"stage": "forward"})
+        metrics.stage_seconds.observe(time.perf_counter() - decoding, tags={"stage": "postprocess"})
+        return predictions

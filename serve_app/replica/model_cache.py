@@ -2,12 +2,15 @@
 
 ``serve.multiplexed`` keeps up to ``capacity`` models per replica, evicts the least
 recently used and tells Serve's router which models this replica holds. It cannot
-list them, unload a given one, or count evictions; this class adds that. It relies
-on private details of Ray Serve 2.60's ``_ModelMultiplexWrapper``: the wrapper is
-stored on the decorated function as ``__serve_multiplex_wrapper``, keeps models in
-the OrderedDict ``models`` guarded by ``_model_cache_lock``, and re-announces them to
-the router when ``_push_multiplexed_replica_info`` is set. The model route tests
-fail if an upgrade moves them.
+list them, unload a given one, or count evictions; this class adds that, and is the
+one place that touches Ray Serve's private multiplexing internals: the wrapper object
+(``ray.serve.multiplex._ModelMultiplexWrapper``, which ``serve.multiplexed`` keeps on
+the decorated function as ``__serve_multiplex_wrapper``), its OrderedDict ``models``
+guarded by ``_model_cache_lock``, and ``_push_multiplexed_replica_info``, which makes
+it announce the models to the router again. The wrapper is made here, when the
+replica starts, and checked for all of them, so a Ray release that moves them fails
+at start-up with a clear message rather than on some later unload. ``pyproject.toml``
+pins Ray to the release this is tested with.
 
 Serve hands the loader only a model id, so the API key of a request that needs a
 model not yet loaded is kept here until the loader takes it: in memory, never logged.
@@ -15,10 +18,14 @@ model not yet loaded is kept here until the loader takes it: in memory, never lo
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import ray
 from ray import serve
+from ray.serve.multiplex import _ModelMultiplexWrapper
 
 from serve_app.replica.loaded_model import LoadedModel
 
@@ -28,8 +35,11 @@ _WRAPPER_ATTR = "__serve_multiplex_wrapper"
 
 
 class ModelCache:
-    def __init__(self, loader: Loader, capacity: int) -> None:
+    def __init__(
+        self, loader: Loader, capacity: int, on_evicted: Callable[[int], None] | None = None
+    ) -> None:
         self._loader = loader
+        self._on_evicted = on_evicted
         self._pending_keys: dict[str, str] = {}
         self._known: set[str] = set()
         self.evictions = 0
@@ -40,8 +50,11 @@ class ModelCache:
         async def load(model_id: str) -> LoadedModel:
             return await self._load(model_id)
 
-        self._load_fn = load
         self._get = serve.multiplexed(max_num_models_per_replica=capacity)(load)
+        # Made now rather than on the first load, so the internals can be checked.
+        self._wrapper = _ModelMultiplexWrapper(load, None, capacity)
+        setattr(load, _WRAPPER_ATTR, self._wrapper)
+        check_multiplex_internals(self._wrapper)
 
     def offer_key(self, model_id: str, api_key: str | None) -> None:
         """Keep ``api_key`` for loading ``model_id``, if that load is still to come."""
@@ -55,15 +68,12 @@ class ModelCache:
 
     def held(self) -> dict[str, LoadedModel]:
         """Loaded models by multiplexed model id, least recently used first."""
-        wrapper = self._wrapper()
-        return dict(wrapper.models) if wrapper is not None else {}
+        return dict(self._wrapper.models)
 
     async def unload(self, model_ids: Iterable[str]) -> list[str]:
         """Drop these models; returns those that were held. Batches already running
         keep their reference and finish."""
-        wrapper = self._wrapper()
-        if wrapper is None:
-            return []
+        wrapper = self._wrapper
         async with wrapper._model_cache_lock:
             gone = [m for m in model_ids if wrapper.models.pop(m, None) is not None]
             if gone:
@@ -78,14 +88,33 @@ class ModelCache:
         # recently used model if the replica was full.
         held = set(self.held())
         if self._known - held:
-            self.evictions += len(self._known - held)
+            evicted = len(self._known - held)
+            self.evictions += evicted
             self.changes += 1
+            if self._on_evicted is not None:
+                self._on_evicted(evicted)
         self._known = held
         model = await self._loader(model_id, self._pending_keys.pop(model_id, None))
         self._known.add(model_id)
         self.changes += 1
         return model
 
-    def _wrapper(self) -> Any:
-        # Serve creates it on the first call of the decorated function.
-        return getattr(self._load_fn, _WRAPPER_ATTR, None)
+
+def check_multiplex_internals(wrapper: Any) -> None:
+    """Fail at start-up, saying what is missing, if Serve's multiplexing changed."""
+    expected = {
+        "models": OrderedDict,
+        "_model_cache_lock": asyncio.Lock,
+        "_push_multiplexed_replica_info": bool,
+    }
+    missing = [
+        name
+        for name, kind in expected.items()
+        if not isinstance(getattr(wrapper, name, None), kind)
+    ]
+    if missing:
+        raise RuntimeError(
+            f"Ray Serve {ray.__version__} lacks the multiplexing internals "
+            f"serve_app/replica/model_cache.py relies on ({', '.join(missing)}); use the "
+            "Ray release pyproject.toml pins"
+        )

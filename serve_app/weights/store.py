@@ -22,6 +22,7 @@ bundled models) come first and are read in place, so they are never stale.
 
 from __future__ import annotations
 
+import errno
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
@@ -33,6 +34,7 @@ from filelock import FileLock, Timeout
 from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import (
+    InsufficientStorageError,
     ModelLoadError,
     ModelNotFoundError,
     ServeAppError,
@@ -52,6 +54,8 @@ FETCH_ATTEMPTS = 2
 """Fetches of a package from one source whose download arrived but does not load."""
 
 LOCK_TIMEOUT_S = 600.0
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 """How long to wait for another process's download of the same model."""
 
 
@@ -124,24 +128,45 @@ class ModelStore:
         staging = self._cache_dir / STAGING_DIR / model_id.relative_path
         errors: list[ServeAppError] = []
         try:
-            for source in self._sources:
-                try:
-                    found = self._fetch_verified(source, model_id, staging, api_key)
-                except ServeAppError as exc:
-                    # A later source may still have the model; if none does, this
-                    # says more than "not found".
-                    errors.append(exc)
-                    continue
-                if found:
-                    shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    staging.rename(target)
-                    return
+            if self._fetch_from_sources(model_id, target, staging, api_key, errors):
+                return
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL:
+                raise
+            raise InsufficientStorageError(
+                f"Model {model_id} cannot be cached: the disk of MODEL_CACHE_DIR "
+                f"({self._cache_dir}) is full; nothing of it was kept"
+            ) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         if errors:
             raise errors[0]
         raise ModelNotFoundError(f"Model {model_id} was not found in any weight source")
+
+    def _fetch_from_sources(
+        self,
+        model_id: ModelId,
+        target: Path,
+        staging: Path,
+        api_key: str | None,
+        errors: list[ServeAppError],
+    ) -> bool:
+        """Move the first source's verified package into ``target``; False when no
+        source had one (their failures are added to ``errors``)."""
+        for source in self._sources:
+            try:
+                found = self._fetch_verified(source, model_id, staging, api_key)
+            except ServeAppError as exc:
+                # A later source may still have the model; if none does, this says
+                # more than "not found".
+                errors.append(exc)
+                continue
+            if found:
+                shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
+                target.parent.mkdir(parents=True, exist_ok=True)
+                staging.rename(target)
+                return True
+        return False
 
     def _fetch_verified(
         self, source: WeightSource, model_id: ModelId, staging: Path, api_key: str | None

@@ -1,17 +1,27 @@
-"""Concurrent requests travel in groups across every hop, and stay apart in them."""
+"""Concurrent requests travel in groups across every hop, and stay apart in them.
+
+The application here keeps one call in flight per model at every hop, so requests that
+arrive while one is under way must gather into the next group: the grouping shows
+however slowly a loaded machine answers.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+from ray import serve
 
-from serve_app.config import Composition
+from serve_app.app import build_app
+from serve_app.config import AppConfig, Composition, ServerSettings
 from serve_app.observability.hops import hop_stats
-from tests.conftest import APP_NAME
 from tests.support import b64_image, solid_image
+
+APP = "grouping"
 
 # Each image's red level is its fingerprint: the fixture model scores it back.
 REDS = list(range(120, 256, 4))
@@ -26,8 +36,31 @@ def _delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, int]:
     return {key: after[key] - before[key] for key in ("calls", "items", "images")}
 
 
+@pytest.fixture(scope="module")
+def one_at_a_time(
+    serve_port: int, settings: ServerSettings, composition: Composition
+) -> Iterator[str]:
+    small = {"num_cpus": 0.05}
+    config = AppConfig.model_validate(
+        {
+            "composition": composition,
+            "ingress": small,
+            "preprocessing": small,
+            "model": small,
+            "grouping": {"max_in_flight": 1},
+            "batching": {"max_batch_size": 8, "max_in_flight": 1},
+            "settings": settings,
+        }
+    )
+    serve.run(build_app(config), name=APP, route_prefix=f"/{APP}")
+    try:
+        yield f"http://127.0.0.1:{serve_port}/{APP}"
+    finally:
+        serve.delete(APP)
+
+
 def _hops(composition: Composition) -> dict[str, Any]:
-    stats = hop_stats(APP_NAME, composition)
+    stats = hop_stats(APP, composition)
     return {
         "into preprocessing": stats["dispatched"],
         "into model": stats["model"]["received"],
@@ -36,16 +69,19 @@ def _hops(composition: Composition) -> dict[str, Any]:
 
 
 def test_concurrent_requests_cross_every_hop_in_groups_and_keep_their_results(
-    server: str, composition: Composition
+    one_at_a_time: str, composition: Composition
 ) -> None:
     before = _hops(composition)
 
+    start_together = threading.Barrier(len(REDS))
+
     def send(red: int) -> float:
-        with httpx.Client(base_url=server, timeout=60) as c:
+        with httpx.Client(base_url=one_at_a_time, timeout=60) as c:
             body = {
                 "model_id": "fixture-yolov8/1",
                 "image": b64_image(solid_image(320, 320, (0, 0, red))),
             }
+            start_together.wait(30)  # every client ready before any sends
             r = c.post("/infer/object_detection", json=body)
             assert r.status_code == 200, r.text
             return _red_score(r.json())
@@ -63,7 +99,7 @@ def test_concurrent_requests_cross_every_hop_in_groups_and_keep_their_results(
 
 
 def test_a_list_of_images_crosses_each_hop_once_in_order(
-    client: httpx.Client, composition: Composition
+    one_at_a_time: str, composition: Composition
 ) -> None:
     reds = [250, 130, 200, 160, 220, 140, 180, 240]
     before = _hops(composition)
@@ -71,7 +107,7 @@ def test_a_list_of_images_crosses_each_hop_once_in_order(
         "model_id": "fixture-yolov8/1",
         "image": [b64_image(solid_image(320, 320, (0, 0, red))) for red in reds],
     }
-    r = client.post("/infer/object_detection", json=body)
+    r = httpx.post(f"{one_at_a_time}/infer/object_detection", json=body, timeout=60)
     assert r.status_code == 200, r.text
     assert [_red_score(p) for p in r.json()] == pytest.approx([x / 255 for x in reds], abs=2e-3)
     after = _hops(composition)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import pickle
 
 import httpx
@@ -118,3 +119,55 @@ def test_one_bad_image_in_a_list_fails_the_request_not_the_server(client: httpx.
     r = client.post(ROUTE, json={"model_id": "fixture-yolov8/1", "image": GOOD_IMAGE})
     assert r.status_code == 200
     assert client.get("/healthz").json() == {"status": "healthy"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/no/such/route/here", 404),
+        ("GET", "/infer/object_detection", 405),
+        ("DELETE", "/model/add", 405),
+    ],
+)
+def test_framework_errors_are_json_messages_too(
+    client: httpx.Client, method: str, path: str, status: int
+) -> None:
+    r = client.request(method, path)
+    assert r.status_code == status
+    assert set(r.json()) == {"message"}, r.text
+
+
+def test_a_body_without_a_json_content_type_is_415_and_says_so(client: httpx.Client) -> None:
+    body = json.dumps({"model_id": "fixture-yolov8/1", "image": GOOD_IMAGE})
+    r = client.post(ROUTE, content=body, headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+    assert "Content-Type: application/json" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "../etc/1",
+        "a/../../b",
+        "/etc/passwd/1",
+        "a/1/../../x",
+        "..%2f..%2fetc/1",
+        "a\\..\\b/1",
+        "a/1\x00",
+        "x" * 200 + "/1",
+        "C:\\windows/1",
+    ],
+)
+def test_model_ids_that_could_leave_the_cache_are_refused(
+    client: httpx.Client, model_id: str
+) -> None:
+    r = client.post(ROUTE, json={"model_id": model_id, "image": GOOD_IMAGE})
+    assert r.status_code == 400, r.text
+    assert "model_id" in r.json()["message"]
+
+
+@pytest.mark.parametrize("path", ["/..%2F..%2Fetc/1", "/%2E%2E/1", "/a%2F..%2F..%2Fb/1"])
+def test_encoded_traversal_on_the_classic_route_is_refused(client: httpx.Client, path: str) -> None:
+    r = client.post(path, content=b"x")
+    assert r.status_code in (400, 404), r.text
+    assert "message" in r.json()

@@ -141,7 +141,13 @@ def test_allowed_loopback_returns_exact_bytes(port: int, host: str, allow: tuple
         ("http://127.0.0.1:{port}/img", ()),
         ("http://localhost:{port}/img", ()),
         ("http://127.0.0.1:{port}/img", ("10.0.0.0/8", "127.0.0.2", "example.com")),
-        ("http://2130706433:{port}/img", ()),  # 127.0.0.1 as one decimal number
+        pytest.param(
+            "http://[::1]:{port}/img",
+            (),
+            marks=pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6"),
+        ),
+        ("http://[::ffff:10.1.2.3]/", ()),
+        ("http://[::ffff:192.168.0.1]/", ()),
         ("http://[::ffff:127.0.0.1]:{port}/img", ()),  # IPv4-mapped is unwrapped
         ("http://10.1.2.3/", ()),
         ("http://192.168.0.1/", ()),
@@ -198,6 +204,44 @@ def test_connects_to_the_checked_address_not_a_second_lookup(
     body = _fetch(f"http://rebind.test:{port}/host", allow=("rebind.test",))
     assert body == f"rebind.test:{port}".encode()  # Host header kept for the name
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "2130706433",  # 127.0.0.1 as one decimal number
+        "0x7f.0.0.1",  # hexadecimal
+        "0x7f000001",
+        "127.1",  # the short form inet_aton takes
+        "0177.0.0.1",  # octal, which some resolvers read as decimal
+        "012.1.2.3",
+        "0177.1",
+    ],
+)
+def test_numeric_ipv4_spellings_other_than_dotted_quads_are_refused(port: int, host: str) -> None:
+    """Resolvers disagree on what these mean: refused outright, whatever the allow list."""
+    with pytest.raises(InvalidImageError):
+        _fetch(f"http://{host}:{port}/img", allow=EVERYWHERE)
+
+
+def test_a_stalled_resolver_is_cut_off_by_the_fetch_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """getaddrinfo has no timeout of its own: the fetch's one bounds it."""
+    release = threading.Event()
+
+    def stalled(*args: object, **kwargs: object) -> object:
+        release.wait(30)
+        raise OSError("released")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stalled)
+    started = time.monotonic()
+    try:
+        with pytest.raises(InvalidImageError, match="timed out"):
+            fetch_url("http://slow-dns.test/img", UrlFetchPolicy(timeout_s=0.5))
+        assert time.monotonic() - started < 10, "bounded by the deadline, not the resolver"
+    finally:
+        release.set()
 
 
 def test_policy_from_settings() -> None:
@@ -358,3 +402,8 @@ def test_https_is_pinned_but_verified_for_the_hostname(
     assert _fetch(url, allow=LOOPBACK) == f"localhost:{tls_port}".encode()
     with pytest.raises(InvalidImageError, match="could not fetch"):  # cert names no IP
         _fetch(f"https://127.0.0.1:{tls_port}/host", allow=LOOPBACK)
+
+
+def test_url_inputs_can_be_switched_off(port: int) -> None:
+    with pytest.raises(UrlNotAllowedError, match="ALLOW_URL_INPUT"):
+        _fetch(f"http://127.0.0.1:{port}/img", allow=LOOPBACK, enabled=False)

@@ -229,8 +229,12 @@ def test_second_server_serves_from_cache_with_every_source_down(
     for model_id in (FROM_ROBOFLOW, FROM_S3):
         assert_served_by(infer(offline, model_id), model_id)
     assert fake_roboflow.hits == lookups
-    # Nothing else is reachable: a model missing from the cache cannot be fetched.
-    assert infer(offline, "rf-uncached/1", api_key=GOOD_KEY).status_code == 503
+    # Nothing else is reachable: a model missing from the cache fails fast, saying why.
+    started = time.monotonic()
+    r = infer(offline, "rf-uncached/1", api_key=GOOD_KEY)
+    assert r.status_code == 503
+    assert "rf-uncached/1" in r.json()["message"]
+    assert time.monotonic() - started < 15, "a refused connection is not retried for long"
 
 
 def test_three_models_share_a_replica_with_two_slots(offline: str) -> None:

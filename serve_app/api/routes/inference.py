@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from serve_app.api.api_keys import RequestApiKey
+from serve_app.api.caller import Caller, CallerDep
 from serve_app.api.dispatch import RequestDispatcher, get_dispatcher
 from serve_app.api.request_options import (
     box_options,
@@ -54,11 +54,11 @@ def _task_route(path: str, response: Any, **options: Any) -> Callable[[F], F]:
     summary="Detect objects in one image or a list of images",
 )
 async def infer_object_detection(
-    request: ObjectDetectionRequest, dispatcher: Dispatcher, api_key: RequestApiKey
+    request: ObjectDetectionRequest, dispatcher: Dispatcher, caller: CallerDep
 ) -> Response:
     params = InferenceParams(**box_options(request))
     style = visualization_style(request)
-    return await _infer(request, Task.OBJECT_DETECTION, params, dispatcher, api_key, style)
+    return await _infer(request, Task.OBJECT_DETECTION, params, dispatcher, caller, style)
 
 
 @_task_route(
@@ -70,7 +70,7 @@ async def infer_object_detection(
     "/infer/segmentation", InstanceSegmentationResponse, include_in_schema=False
 )
 async def infer_instance_segmentation(
-    request: InstanceSegmentationRequest, dispatcher: Dispatcher, api_key: RequestApiKey
+    request: InstanceSegmentationRequest, dispatcher: Dispatcher, caller: CallerDep
 ) -> Response:
     params = InferenceParams(
         **box_options(request),
@@ -78,7 +78,7 @@ async def infer_instance_segmentation(
         tradeoff_factor=request.tradeoff_factor,
     )
     style = visualization_style(request)
-    return await _infer(request, Task.INSTANCE_SEGMENTATION, params, dispatcher, api_key, style)
+    return await _infer(request, Task.INSTANCE_SEGMENTATION, params, dispatcher, caller, style)
 
 
 @_task_route(
@@ -87,10 +87,10 @@ async def infer_instance_segmentation(
     summary="Classify one image or a list of images (single- or multi-label models)",
 )
 async def infer_classification(
-    request: ClassificationRequest, dispatcher: Dispatcher, api_key: RequestApiKey
+    request: ClassificationRequest, dispatcher: Dispatcher, caller: CallerDep
 ) -> Response:
     params = InferenceParams(confidence=request.confidence)
-    return await _infer(request, Task.CLASSIFICATION, params, dispatcher, api_key)
+    return await _infer(request, Task.CLASSIFICATION, params, dispatcher, caller)
 
 
 async def _infer(
@@ -98,19 +98,22 @@ async def _infer(
     task: Task,
     params: InferenceParams,
     dispatcher: RequestDispatcher,
-    api_key: str | None,
+    caller: Caller,
     style: VisualizationStyle | None = None,
 ) -> Response:
     """Every image of ``request`` as one request to the stages: one response, or a
     list for a list (``response_model`` documents the shape; the body is written here)."""
     start = time.perf_counter()
+    images = image_payloads(request.image)
+    admitted = caller.admit_inference(request.model_id, len(images), request.api_key)
     inference = InferenceRequest(
-        images=image_payloads(request.image),
+        images=images,
         params=params,
         options=preprocess_options(request),
         visualization=style,
+        request_id=admitted.request_id,
     )
-    result = await dispatcher.infer(request.model_id, task, inference, api_key or request.api_key)
+    result = await dispatcher.infer(admitted.model_id, task, inference, admitted.weights_key)
     elapsed = time.perf_counter() - start
     responses = [task_response(result.task, image, elapsed) for image in result.images]
     return json_response(responses if isinstance(request.image, list) else responses[0])

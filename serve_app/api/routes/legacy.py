@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 
-from serve_app.api.api_keys import RequestApiKey
+from serve_app.api.caller import Admitted, CallerDep
 from serve_app.api.dispatch import RequestDispatcher, get_dispatcher
 from serve_app.api.request_options import preprocess_options
 from serve_app.api.responses import json_response, task_response
@@ -35,6 +35,8 @@ from serve_app.core.requests import (
 )
 from serve_app.errors import InvalidImageError
 
+DOCS_ASSETS_SEGMENT = "docs-assets"
+"""Where /docs and /redoc load Swagger UI and ReDoc from (see ``api/ingress.py``)."""
 # First path segments of the server's other routes (and FastAPI's docs).
 RESERVED_SEGMENTS = (
     "infer",
@@ -45,6 +47,7 @@ RESERVED_SEGMENTS = (
     "info",
     "healthz",
     "readiness",
+    DOCS_ASSETS_SEGMENT,
 )
 # Roboflow floors the confidence of this route at 1%.
 _MIN_CONFIDENCE = 0.01
@@ -84,10 +87,12 @@ async def legacy_infer_post(
     query: LegacyQuery,
     request: Request,
     dispatcher: Dispatcher,
-    api_key: RequestApiKey,
+    caller: CallerDep,
 ) -> Response:
+    start = time.perf_counter()
+    admitted = caller.admit_inference(f"{dataset_id}/{version_id}", 1, None)
     payload = _url_payload(query) or await _body_payload(request, query)
-    return await _infer(f"{dataset_id}/{version_id}", payload, query, dispatcher, api_key)
+    return await _infer(admitted, payload, query, dispatcher, start)
 
 
 @router.get(
@@ -101,23 +106,25 @@ async def legacy_infer_get(
     version_id: str,
     query: LegacyQuery,
     dispatcher: Dispatcher,
-    api_key: RequestApiKey,
+    caller: CallerDep,
 ) -> Response:
+    start = time.perf_counter()
+    admitted = caller.admit_inference(f"{dataset_id}/{version_id}", 1, None)
     payload = _url_payload(query)
     if payload is None:
         raise InvalidImageError("GET requests name the image with image=<url>")
-    return await _infer(f"{dataset_id}/{version_id}", payload, query, dispatcher, api_key)
+    return await _infer(admitted, payload, query, dispatcher, start)
 
 
 async def _infer(
-    model_id: str,
+    admitted: Admitted,
     payload: ImagePayload,
     query: LegacyInferenceQuery,
     dispatcher: RequestDispatcher,
-    api_key: str | None,
+    start: float,
 ) -> Response:
-    """``api_key`` is the query's or the bearer token (``query.api_key`` documents it)."""
-    start = time.perf_counter()
+    """``admitted`` by the query's key or the bearer token (``query.api_key`` documents
+    it), before the body was read."""
     drawn = query.format != "json"
     request = InferenceRequest(
         images=(payload,),
@@ -131,8 +138,9 @@ async def _infer(
         visualization=VisualizationStyle(labels=query.labels, stroke_width=query.stroke)
         if drawn
         else None,
+        request_id=admitted.request_id,
     )
-    result = await dispatcher.infer(model_id, None, request, api_key)
+    result = await dispatcher.infer(admitted.model_id, None, request, admitted.weights_key)
     (image,) = result.images
     if query.format == "image":
         return Response(image.visualization, media_type="image/jpeg")

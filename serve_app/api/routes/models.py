@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from serve_app.api.api_keys import RequestApiKey
+from serve_app.api.caller import CallerDep
 from serve_app.api.model_manager import ModelManager, get_model_manager
 from serve_app.api.model_schemas import (
     AddModelRequest,
@@ -29,11 +29,9 @@ Models = Annotated[ModelManager, Depends(get_model_manager)]
 
 
 @router.post("/model/add", response_model=ModelsDescriptions, summary="Load a model")
-async def model_add(
-    body: AddModelRequest, models: Models, api_key: RequestApiKey
-) -> ModelsDescriptions:
-    model_id = ModelId.normalize(body.model_id)
-    return describe(await models.add(model_id, api_key or body.api_key))
+async def model_add(body: AddModelRequest, models: Models, caller: CallerDep) -> ModelsDescriptions:
+    weights_key = caller.admit(body.api_key)
+    return describe(await models.add(ModelId.normalize(body.model_id), weights_key))
 
 
 @router.post(
@@ -41,17 +39,22 @@ async def model_add(
     response_model=ModelsDescriptions,
     summary="Unload a model from every replica",
 )
-async def model_remove(body: RemoveModelRequest, models: Models) -> ModelsDescriptions:
+async def model_remove(
+    body: RemoveModelRequest, models: Models, caller: CallerDep
+) -> ModelsDescriptions:
+    caller.admit(body.api_key)
     return describe(await models.remove(ModelId.normalize(body.model_id)))
 
 
 @router.post("/model/clear", response_model=ModelsDescriptions, summary="Unload every model")
-async def model_clear(models: Models) -> ModelsDescriptions:
+async def model_clear(models: Models, caller: CallerDep) -> ModelsDescriptions:
+    caller.admit()
     return describe(await models.clear())
 
 
 @router.get("/model/registry", response_model=ModelsDescriptions, summary="Loaded models")
-async def model_registry(models: Models) -> ModelsDescriptions:
+async def model_registry(models: Models, caller: CallerDep) -> ModelsDescriptions:
+    caller.admit()
     return describe(await models.loaded())
 
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from starlette.requests import Request
 
-from serve_app.api.api_keys import request_api_key
+from serve_app.api.caller import request_api_key
 
 
 def request_with(query: str = "", authorization: str | None = None) -> Request:

@@ -1,0 +1,67 @@
+"""The processes of a server started from this process, and their memory, from /proc.
+
+Ray started in-process makes every server process a descendant of this one (its
+daemons, every replica, HAProxy): walking the process tree finds them all, whatever
+Ray names them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class ProcessMemory:
+    pid: int
+    name: str
+    """The command line's first words, as Ray sets them (``ray::ServeReplica:...``)."""
+    rss_bytes: int
+    pss_bytes: int
+    """Proportional set size: shared pages split between the processes sharing them,
+    so the PSS of all processes adds up to what they hold together."""
+
+
+def descendants(root: int | None = None) -> list[int]:
+    """Every living process below ``root`` (default: this one)."""
+    root = os.getpid() if root is None else root
+    children: dict[int, list[int]] = {}
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        for child in children.get(pid, []):
+            found.append(child)
+            frontier.append(child)
+    return sorted(found)
+
+
+def memory_of(pid: int) -> ProcessMemory | None:
+    """None for a process that has gone."""
+    try:
+        command = (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        rollup = (PROC / str(pid) / "smaps_rollup").read_text()
+    except OSError:
+        return None
+    fields = {}
+    for line in rollup.splitlines()[1:]:
+        key, _, value = line.partition(":")
+        parts = value.split()
+        if parts and parts[-1] == "kB":
+            fields[key.strip()] = int(parts[0]) * 1024
+    name = " ".join(command.split()[:2])[:80] or f"pid {pid}"
+    return ProcessMemory(pid, name, fields.get("Rss", 0), fields.get("Pss", 0))
+
+
+def server_memory(root: int | None = None) -> list[ProcessMemory]:
+    return [m for pid in descendants(root) if (m := memory_of(pid)) is not None]
