@@ -1,13 +1,15 @@
-"""Overload: offer several times what the server can do, and see what clients get.
+"""Overload: many times more clients than saturate the server, and what they get.
 
     python -m bench.overload --factor 4 --out bench/results/overload
 
 Starts the server on the fast path in this process (``configs/edge.yaml`` unless
-``--config``), measures its saturated throughput with closed-loop clients, then sends
-requests open-loop (at a fixed rate, whatever the answers) at ``--factor`` times that
-for ``--duration`` seconds. Reported: every status seen, the latency of the accepted
-requests, how fast the rejected ones were refused, and how long after the load stops
-the server answers again.
+``--config``), finds the concurrency that saturates it (the fewest closed-loop clients
+that get within 5 % of the most images/s), then loads it with ``--factor`` times as
+many connections through ``wrk`` (C, so the load generator costs the 2 cores little)
+while four probe clients here time every answer. Reported: every status seen, the
+latency of the accepted requests and of the refusals, ``Retry-After``, and how long
+after the load stops the server answers again. Needs ``wrk`` (Debian: ``apt-get
+install wrk``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import shutil
+import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -30,17 +35,23 @@ from bench.payloads import build_images, detection_bodies
 from bench.server import Overrides, build_config, prepare_environment, read_app_args
 
 MODEL = "shapes-detection/1"
+SCRIPT = Path(__file__).with_name("overload.lua")
+PROBES = 4
+CONCURRENCY_STEPS = (1, 2, 4, 8, 16, 32)
 
 
 @dataclass
 class OverloadResult:
     config: str
+    saturation_clients: int = 0
     saturated_images_per_s: float = 0.0
-    offered_per_s: float = 0.0
-    sent: int = 0
+    connections: int = 0
+    offered_requests_per_s: float = 0.0
     statuses: dict[str, int] = field(default_factory=dict)
-    accepted_ms: dict[str, float] = field(default_factory=dict)
-    rejected_ms: dict[str, float] = field(default_factory=dict)
+    """Every answer wrk saw."""
+    probe_accepted_ms: dict[str, float] = field(default_factory=dict)
+    probe_rejected_ms: dict[str, float] = field(default_factory=dict)
+    probe_statuses: dict[str, int] = field(default_factory=dict)
     retry_after: list[str] = field(default_factory=list)
     recovered_after_s: float | None = None
 
@@ -50,9 +61,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m bench.overload", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--config", type=Path, default=Path("configs/edge.yaml"))
-    parser.add_argument("--factor", type=float, default=4.0)
-    parser.add_argument("--duration", type=float, default=20.0)
-    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--factor", type=int, default=4)
+    parser.add_argument("--duration", type=int, default=20, help="seconds of overload")
     parser.add_argument("--out", type=Path)
     return parser.parse_args(argv)
 
@@ -61,67 +71,93 @@ def percentiles(values_ms: list[float]) -> dict[str, float]:
     if not values_ms:
         return {}
     p50, p99, top = np.percentile(values_ms, [50, 99, 100])
-    return {"p50": float(p50), "p99": float(p99), "max": float(top)}
+    return {"p50": float(p50), "p99": float(p99), "max": float(top), "count": len(values_ms)}
 
 
-async def open_loop(url: str, bodies: list[bytes], rate: float, args: argparse.Namespace) -> dict:
-    outcomes: list[tuple[str, float, str]] = []
-    limits = httpx.Limits(max_connections=4096, max_keepalive_connections=256)
+def saturation(url: str, bodies: list[bytes]) -> tuple[int, float]:
+    """The fewest clients within 5 % of the best images/s, and that best."""
+    measured = {
+        clients: asyncio.run(run_load(LoadSpec(url, clients, 2, 6), bodies)).images_per_s
+        for clients in CONCURRENCY_STEPS
+    }
+    top = max(measured.values())
+    return min(c for c, ips in measured.items() if ips >= 0.95 * top), top
+
+
+async def probe_while(
+    url: str, body: bytes, running: asyncio.Event
+) -> list[tuple[int, float, str]]:
+    answers: list[tuple[int, float, str]] = []
     headers = {"content-type": "application/json"}
-    async with httpx.AsyncClient(
-        base_url=url, timeout=args.timeout, limits=limits, trust_env=False
-    ) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=120, trust_env=False) as http:
 
-        async def one(body: bytes) -> None:
-            start = time.perf_counter()
-            try:
-                response = await http.post(ROUTE, content=body, headers=headers)
-                status = str(response.status_code)
-                retry = response.headers.get("retry-after", "")
-            except httpx.HTTPError as exc:
-                status, retry = type(exc).__name__, ""
-            outcomes.append((status, (time.perf_counter() - start) * 1e3, retry))
+        async def probe() -> None:
+            while running.is_set():
+                start = time.perf_counter()
+                r = await http.post(ROUTE, content=body, headers=headers)
+                elapsed = (time.perf_counter() - start) * 1e3
+                answers.append((r.status_code, elapsed, r.headers.get("retry-after", "")))
 
-        tasks, begin = [], time.perf_counter()
-        count = int(rate * args.duration)
-        for i in range(count):
-            await asyncio.sleep(max(0.0, begin + i / rate - time.perf_counter()))
-            tasks.append(asyncio.create_task(one(bodies[i % len(bodies)])))
-        offered = count / (time.perf_counter() - begin)
-        await asyncio.gather(*tasks)
-        stopped = time.perf_counter()
-        while True:  # answered again: the first 200 once the load has stopped
-            response = await http.post(ROUTE, content=bodies[0], headers=headers)
-            if response.status_code == 200:
-                break
-            await asyncio.sleep(0.1)
-        recovered = time.perf_counter() - stopped
-    return {"outcomes": outcomes, "offered": offered, "recovered": recovered}
+        await asyncio.gather(*(probe() for _ in range(PROBES)))
+    return answers
+
+
+async def overload(
+    url: str, body_file: Path, body: bytes, connections: int, seconds: int
+) -> tuple[str, list[tuple[int, float, str]], float]:
+    running = asyncio.Event()
+    running.set()
+    wrk = await asyncio.create_subprocess_exec(
+        "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s",
+        "-s", str(SCRIPT), f"{url}{ROUTE}", "--", str(body_file),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    probes = asyncio.create_task(probe_while(url, body, running))
+    output, _ = await wrk.communicate()
+    running.clear()
+    answers = await probes
+    stopped = time.perf_counter()
+    headers = {"content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=url, timeout=60, trust_env=False) as http:
+        while (await http.post(ROUTE, content=body, headers=headers)).status_code != 200:
+            await asyncio.sleep(0.05)
+    return output.decode(), answers, time.perf_counter() - stopped
 
 
 def main(argv: Sequence[str] | None = None) -> OverloadResult:
     args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench.overload needs wrk on the PATH (Debian: apt-get install wrk)")
     prepare_environment(fast_path=True, extra={})
     from bench.server import deployed, local_serve
 
     result = OverloadResult(str(args.config))
-    images = build_images(32, 90)
-    bodies = detection_bodies(MODEL, images.jpeg_b64, 1)
+    bodies = detection_bodies(MODEL, build_images(32, 90).jpeg_b64, 1)
     with tempfile.TemporaryDirectory(prefix="overload-") as workdir:
+        body_file = Path(workdir) / "body.json"
+        body_file.write_bytes(bodies[0])
         config = build_config(read_app_args(args.config), Overrides(MODEL, Path(workdir) / "c"))
         with local_serve(ray_cpus=8) as port, deployed(config, port) as url:
-            saturated = asyncio.run(run_load(LoadSpec(url, 16, 3, 10), bodies))
-            result.saturated_images_per_s = saturated.images_per_s
-            rate = args.factor * saturated.images_per_s
-            print(f"saturated at {saturated.images_per_s:.0f} img/s; offering {rate:.0f} req/s")
-            run = asyncio.run(open_loop(url, bodies, rate, args))
-    outcomes = run["outcomes"]
-    result.offered_per_s, result.sent = run["offered"], len(outcomes)
-    result.statuses = dict(Counter(status for status, _, _ in outcomes))
-    result.accepted_ms = percentiles([ms for s, ms, _ in outcomes if s == "200"])
-    result.rejected_ms = percentiles([ms for s, ms, _ in outcomes if s == "503"])
-    result.retry_after = sorted({retry for s, _, retry in outcomes if s == "503"})
-    result.recovered_after_s = run["recovered"]
+            result.saturation_clients, result.saturated_images_per_s = saturation(url, bodies)
+            result.connections = args.factor * result.saturation_clients
+            print(
+                f"saturated by {result.saturation_clients} clients at "
+                f"{result.saturated_images_per_s:.0f} img/s; {result.connections} connections now"
+            )
+            output, answers, recovered = asyncio.run(
+                overload(url, body_file, bodies[0], result.connections, args.duration)
+            )
+    statuses = re.search(r"^STATUSES(.*)$", output, re.MULTILINE)
+    summary = re.search(r"requests=(\d+) duration_us=(\d+)", output)
+    if statuses is None or summary is None:
+        raise SystemExit(f"wrk said:\n{output}")
+    result.statuses = dict(item.split("=") for item in statuses.group(1).split())
+    result.offered_requests_per_s = int(summary.group(1)) / (int(summary.group(2)) / 1e6)
+    result.probe_statuses = {str(k): v for k, v in Counter(a[0] for a in answers).items()}
+    result.probe_accepted_ms = percentiles([ms for status, ms, _ in answers if status == 200])
+    result.probe_rejected_ms = percentiles([ms for status, ms, _ in answers if status == 503])
+    result.retry_after = sorted({retry for status, _, retry in answers if status == 503})
+    result.recovered_after_s = recovered
     print(json.dumps(asdict(result), indent=2))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -87,9 +87,15 @@ class AppConfig(_Strict):
     """``split``: ingress → preprocessing → model, each its own deployment scaled on its
     own (clusters). ``fused``: the same stages in one deployment, no hops between them
     (one machine, edge devices); it takes the ``model`` deployment options."""
-    ingress: DeploymentConfig = DeploymentConfig(num_cpus=0.2, max_ongoing_requests=256)
+    # Bounded so that under overload a request waits about a second at most before it is
+    # answered, and the rest are refused at once (bench/README.md, overload).
+    ingress: DeploymentConfig = DeploymentConfig(
+        num_cpus=0.2, max_ongoing_requests=128, max_queued_requests=32
+    )
     preprocessing: PreprocessingDeploymentConfig = PreprocessingDeploymentConfig(num_cpus=0.3)
-    model: DeploymentConfig = DeploymentConfig(num_cpus=0.5, max_ongoing_requests=256)
+    model: DeploymentConfig = DeploymentConfig(
+        num_cpus=0.5, max_ongoing_requests=96, max_queued_requests=32
+    )
     grouping: GroupingConfig = GroupingConfig()
     batching: BatchingConfig = BatchingConfig()
     engine: EngineConfig = EngineConfig()
