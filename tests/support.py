@@ -44,6 +44,19 @@ def b64_image(image_bgr: np.ndarray) -> dict[str, str]:
     return {"type": "base64", "value": png_b64(image_bgr)}
 
 
+VOLATILE_FIELDS = {"inference_id", "time", "detection_id"}
+"""Response fields that differ on every call."""
+
+
+def stable(body: object) -> object:
+    """A response body without its per-call ids and timings, to compare answers."""
+    if isinstance(body, dict):
+        return {k: stable(v) for k, v in body.items() if k not in VOLATILE_FIELDS}
+    if isinstance(body, list):
+        return [stable(v) for v in body]
+    return body
+
+
 def box_of(prediction: dict[str, float]) -> tuple[float, float, float, float]:
     """x1, y1, x2, y2 of a Roboflow prediction (which gives the centre and size)."""
     x, y, w, h = prediction["x"], prediction["y"], prediction["width"], prediction["height"]
