@@ -1,33 +1,36 @@
-"""YOLOv10 detection as Roboflow exports it: NMS-free, one row per final detection.
+"""NMS-free heads as Roboflow exports them (YOLOv10, YOLO26): one row per final detection.
 
-``output0`` is [N, 6] per image: x1, y1, x2, y2 in network-input pixels, score, class
-id (as a float). The network already removed duplicates, so no NMS runs; rows the
-export pads with carry a low score and are dropped by the confidence threshold.
+``output0`` is [N, 6 (+ K)] per image: x1, y1, x2, y2 in network-input pixels, score,
+class id (as a float), then, on YOLO26 segmentation heads, K mask coefficients for the
+prototypes in ``output1`` [K, h, w] or, on YOLO26 pose heads, x, y, confidence of each
+keypoint. The network already removed duplicates, so no NMS runs; rows the export pads
+with carry a low score and are dropped by the confidence threshold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from serve_app.core.frames import FrameTransform
-from serve_app.core.predictions import Detections
-from serve_app.core.requests import InferenceParams
 from serve_app.decoders.base import ModelHead, check_outputs
-from serve_app.decoders.boxes import Candidates, decode_boxes
+from serve_app.decoders.boxes import Candidates, detection_decoder
+from serve_app.decoders.keypoints import keypoints_decoder
+from serve_app.decoders.segmentation import segmentation_decoder
 
-LAYOUT = "YOLOv10 head [N, 6]"
+LAYOUT = "NMS-free head [N, 6 (+ K)]"
 
 
-def decode_yolov10_detection(
-    outputs: Sequence[np.ndarray], frame: FrameTransform, params: InferenceParams, head: ModelHead
-) -> Detections:
-    check_outputs(outputs, [(None, 6)], LAYOUT)
-    rows = outputs[0]
-    class_id = np.rint(rows[:, 5]).astype(np.int64)
+def read_nms_free_head(
+    output: np.ndarray, head: ModelHead, num_coefficients: int = 0
+) -> tuple[Candidates, np.ndarray]:
+    """Candidates of ``output0`` and the [N, K] values after their class id (K may be 0)."""
+    check_outputs([output], [(None, 6 + num_coefficients)], LAYOUT)
+    class_id = np.rint(output[:, 5]).astype(np.int64)
     # A class id the model does not name cannot be answered: drop such rows.
     named = (class_id >= 0) & (class_id < head.num_classes)
-    rows, class_id = rows[named], class_id[named]
-    candidates = Candidates(rows[:, :4], rows[:, 4], class_id)
-    return decode_boxes(candidates, frame, params, head, run_nms=False)
+    rows, class_id = output[named], class_id[named]
+    return Candidates(rows[:, :4], rows[:, 4], class_id), rows[:, 6:]
+
+
+decode_nms_free_detection = detection_decoder(read_nms_free_head, run_nms=False)
+decode_nms_free_segmentation = segmentation_decoder(read_nms_free_head, LAYOUT, run_nms=False)
+decode_nms_free_keypoints = keypoints_decoder(read_nms_free_head, run_nms=False)

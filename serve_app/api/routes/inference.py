@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from serve_app.api.api_keys import RequestApiKey
 from serve_app.api.dispatch import RequestDispatcher, get_dispatcher
 from serve_app.api.request_options import (
-    box_options,
     image_payloads,
+    inference_params,
     preprocess_options,
     visualization_style,
 )
@@ -25,12 +25,14 @@ from serve_app.api.schemas import (
     ClassificationResponse,
     InstanceSegmentationRequest,
     InstanceSegmentationResponse,
+    KeypointsDetectionRequest,
+    KeypointsDetectionResponse,
     MultiLabelClassificationResponse,
     ObjectDetectionRequest,
     ObjectDetectionResponse,
 )
 from serve_app.core.ids import Task
-from serve_app.core.requests import InferenceParams, InferenceRequest, VisualizationStyle
+from serve_app.core.requests import InferenceRequest
 
 router = APIRouter(tags=["inference"])
 Dispatcher = Annotated[RequestDispatcher, Depends(get_dispatcher)]
@@ -56,9 +58,7 @@ def _task_route(path: str, response: Any, **options: Any) -> Callable[[F], F]:
 async def infer_object_detection(
     request: ObjectDetectionRequest, dispatcher: Dispatcher, api_key: RequestApiKey
 ) -> Response:
-    params = InferenceParams(**box_options(request))
-    style = visualization_style(request)
-    return await _infer(request, Task.OBJECT_DETECTION, params, dispatcher, api_key, style)
+    return await answer_request(request, Task.OBJECT_DETECTION, dispatcher, api_key)
 
 
 @_task_route(
@@ -72,13 +72,18 @@ async def infer_object_detection(
 async def infer_instance_segmentation(
     request: InstanceSegmentationRequest, dispatcher: Dispatcher, api_key: RequestApiKey
 ) -> Response:
-    params = InferenceParams(
-        **box_options(request),
-        mask_decode_mode=request.mask_decode_mode,
-        tradeoff_factor=request.tradeoff_factor,
-    )
-    style = visualization_style(request)
-    return await _infer(request, Task.INSTANCE_SEGMENTATION, params, dispatcher, api_key, style)
+    return await answer_request(request, Task.INSTANCE_SEGMENTATION, dispatcher, api_key)
+
+
+@_task_route(
+    "/infer/keypoints_detection",
+    KeypointsDetectionResponse,
+    summary="Detect objects and their keypoints in one image or a list of images",
+)
+async def infer_keypoints_detection(
+    request: KeypointsDetectionRequest, dispatcher: Dispatcher, api_key: RequestApiKey
+) -> Response:
+    return await answer_request(request, Task.KEYPOINT_DETECTION, dispatcher, api_key)
 
 
 @_task_route(
@@ -89,28 +94,31 @@ async def infer_instance_segmentation(
 async def infer_classification(
     request: ClassificationRequest, dispatcher: Dispatcher, api_key: RequestApiKey
 ) -> Response:
-    params = InferenceParams(confidence=request.confidence)
-    return await _infer(request, Task.CLASSIFICATION, params, dispatcher, api_key)
+    return await answer_request(request, Task.CLASSIFICATION, dispatcher, api_key)
 
 
-async def _infer(
+async def answer_request(
     request: BaseInferenceRequest,
-    task: Task,
-    params: InferenceParams,
+    task: Task | None,
     dispatcher: RequestDispatcher,
     api_key: str | None,
-    style: VisualizationStyle | None = None,
+    model_id: str | None = None,
 ) -> Response:
     """Every image of ``request`` as one request to the stages: one response, or a
-    list for a list (``response_model`` documents the shape; the body is written here)."""
+    list for a list (``response_model`` documents the shape; the body is written here).
+
+    ``task`` None serves the model's own task; ``model_id`` replaces the request's.
+    """
     start = time.perf_counter()
     inference = InferenceRequest(
         images=image_payloads(request.image),
-        params=params,
+        params=inference_params(request),
         options=preprocess_options(request),
-        visualization=style,
+        visualization=visualization_style(request),
     )
-    result = await dispatcher.infer(request.model_id, task, inference, api_key or request.api_key)
+    result = await dispatcher.infer(
+        model_id or str(request.model_id), task, inference, api_key or request.api_key
+    )
     elapsed = time.perf_counter() - start
     responses = [task_response(result.task, image, elapsed) for image in result.images]
     return json_response(responses if isinstance(request.image, list) else responses[0])
