@@ -20,6 +20,7 @@ from serve_app import __version__
 from serve_app.api.dispatch import RequestDispatcher
 from serve_app.api.errors import install_error_handlers
 from serve_app.api.model_manager import ModelManager
+from serve_app.api.paths import CollapseSlashes
 from serve_app.api.routes import inference, legacy, server
 from serve_app.api.routes import models as models_routes
 from serve_app.api.schemas import ErrorResponse
@@ -40,6 +41,7 @@ def create_app(dispatcher: RequestDispatcher, models: ModelManager) -> FastAPI:
     app.state.models = models
     app.state.server_id = str(uuid.uuid4())
     install_error_handlers(app)
+    app.add_middleware(CollapseSlashes)
     for module in (inference, server, models_routes):
         app.include_router(module.router)
     # Last: it catches every two-segment path the routers above do not serve.
