@@ -105,17 +105,43 @@ def own_fields(prediction: dict) -> dict:
 
 
 @pytest.mark.usefixtures("loopback_only")
-def test_object_detection_model(
-    roboflow: ModelClasses, server: str, client: httpx.Client, image_path: Path
+@pytest.mark.parametrize(
+    ("kind", "model_id", "route", "image_format", "check"),
+    [
+        # The package asks for 40% confidence and 30% overlap: the server's defaults.
+        ("detection", "rf-cache-detection/1", "/infer/object_detection", "PNG", "class"),
+        # Posted as a multipart file to //{dataset}/{version}.
+        (
+            "segmentation",
+            "rf-cache-segmentation/1",
+            "/infer/instance_segmentation",
+            "JPEG",
+            "points",
+        ),
+        ("keypoints", "rf-cache-keypoints/1", "/infer/keypoints_detection", "JPEG", "keypoints"),
+    ],
+)
+def test_model_classes_answering_a_group_of_predictions(
+    roboflow: ModelClasses,
+    server: str,
+    client: httpx.Client,
+    image_path: Path,
+    kind: str,
+    model_id: str,
+    route: str,
+    image_format: str,
+    check: str,
 ) -> None:
-    model = roboflow.detection(
-        API_KEY, f"{WORKSPACE}/rf-cache-detection/1", version="1", local=f"{server}/"
-    )
+    model_class = getattr(roboflow, kind)
+    model_path = f"{WORKSPACE}/{model_id}"
+    if kind == "segmentation":  # takes no version of its own
+        model = model_class(API_KEY, model_path, local=f"{server}/")
+    else:
+        model = model_class(API_KEY, model_path, version="1", local=f"{server}/")
     group = model.predict(str(image_path)).json()
-    expected = served(client, "/infer/object_detection", "rf-cache-detection/1", image_path, "PNG")
-    # The package asks for 40% confidence and 30% overlap: the server's defaults.
+    expected = served(client, route, model_id, image_path, image_format)
     assert stable([own_fields(p) for p in group["predictions"]]) == stable(expected["predictions"])
-    assert {p["class"] for p in group["predictions"]} == {"red-thing", "blue-thing"}
+    assert group["predictions"] and all(p[check] for p in group["predictions"])
 
 
 @pytest.mark.usefixtures("loopback_only")
@@ -129,32 +155,6 @@ def test_classification_model(
     expected = served(client, "/infer/classification", "rf-cache-classification/2", image_path)
     assert stable(own_fields(answer)) == stable(expected)
     assert answer["top"] == expected["top"] and answer["predictions"]
-
-
-@pytest.mark.usefixtures("loopback_only")
-def test_instance_segmentation_model(
-    roboflow: ModelClasses, server: str, client: httpx.Client, image_path: Path
-) -> None:
-    model = roboflow.segmentation(
-        API_KEY, f"{WORKSPACE}/rf-cache-segmentation/1", local=f"{server}/"
-    )
-    group = model.predict(str(image_path)).json()
-    expected = served(client, "/infer/instance_segmentation", "rf-cache-segmentation/1", image_path)
-    assert stable([own_fields(p) for p in group["predictions"]]) == stable(expected["predictions"])
-    assert all(len(p["points"]) > 2 for p in group["predictions"])
-
-
-@pytest.mark.usefixtures("loopback_only")
-def test_keypoint_detection_model(
-    roboflow: ModelClasses, server: str, client: httpx.Client, image_path: Path
-) -> None:
-    model = roboflow.keypoints(
-        API_KEY, f"{WORKSPACE}/rf-cache-keypoints/1", version="1", local=f"{server}/"
-    )
-    group = model.predict(str(image_path)).json()
-    expected = served(client, "/infer/keypoints_detection", "rf-cache-keypoints/1", image_path)
-    assert stable([own_fields(p) for p in group["predictions"]]) == stable(expected["predictions"])
-    assert all(p["keypoints"] for p in group["predictions"])
 
 
 def test_the_guard_refuses_the_network(loopback_only: None) -> None:

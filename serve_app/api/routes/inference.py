@@ -4,8 +4,10 @@ task is refused with a 400 by the preprocessing stage."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import GenericAlias
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
@@ -36,65 +38,83 @@ from serve_app.core.requests import InferenceRequest
 
 router = APIRouter(tags=["inference"])
 Dispatcher = Annotated[RequestDispatcher, Depends(get_dispatcher)]
-F = TypeVar("F", bound=Callable[..., Any])
+Endpoint = Callable[..., Awaitable[Response]]
 
 
-def _task_route(path: str, response: Any, **options: Any) -> Callable[[F], F]:
-    """``router.post`` for a task: one response, or a list of them for a list of images."""
-    return router.post(
-        path,
-        response_model=response | list[response],
-        response_model_by_alias=True,
-        response_model_exclude_none=True,
-        **options,
-    )
+@dataclass(frozen=True)
+class TaskRoute:
+    """One ``/infer/{task}`` endpoint: the task it asks for and its wire types."""
+
+    path: str
+    task: Task
+    request: type[BaseInferenceRequest]
+    response: Any
+    summary: str
+    aliases: tuple[str, ...] = ()
+    """Further paths that answer the same, left out of the API docs."""
 
 
-@_task_route(
-    "/infer/object_detection",
-    ObjectDetectionResponse,
-    summary="Detect objects in one image or a list of images",
+TASK_ROUTES = (
+    TaskRoute(
+        "/infer/object_detection",
+        Task.OBJECT_DETECTION,
+        ObjectDetectionRequest,
+        ObjectDetectionResponse,
+        "Detect objects in one image or a list of images",
+    ),
+    TaskRoute(
+        "/infer/instance_segmentation",
+        Task.INSTANCE_SEGMENTATION,
+        InstanceSegmentationRequest,
+        InstanceSegmentationResponse,
+        "Segment object instances (boxes and outlines) in one image or a list of images",
+        aliases=("/infer/segmentation",),  # the name some Roboflow clients use
+    ),
+    TaskRoute(
+        "/infer/keypoints_detection",
+        Task.KEYPOINT_DETECTION,
+        KeypointsDetectionRequest,
+        KeypointsDetectionResponse,
+        "Detect objects and their keypoints in one image or a list of images",
+    ),
+    TaskRoute(
+        "/infer/classification",
+        Task.CLASSIFICATION,
+        ClassificationRequest,
+        ClassificationResponse | MultiLabelClassificationResponse,
+        "Classify one image or a list of images (single- or multi-label models)",
+    ),
 )
-async def infer_object_detection(
-    request: ObjectDetectionRequest, dispatcher: Dispatcher, api_key: RequestApiKey
-) -> Response:
-    return await answer_request(request, Task.OBJECT_DETECTION, dispatcher, api_key)
 
 
-@_task_route(
-    "/infer/instance_segmentation",
-    InstanceSegmentationResponse,
-    summary="Segment object instances (boxes and outlines) in one image or a list of images",
-)
-@_task_route(  # the name some Roboflow clients use
-    "/infer/segmentation", InstanceSegmentationResponse, include_in_schema=False
-)
-async def infer_instance_segmentation(
-    request: InstanceSegmentationRequest, dispatcher: Dispatcher, api_key: RequestApiKey
-) -> Response:
-    return await answer_request(request, Task.INSTANCE_SEGMENTATION, dispatcher, api_key)
+def _endpoint(route: TaskRoute) -> Endpoint:
+    """The handler of ``route``: its request, answered by a model of its task."""
+
+    async def endpoint(
+        request: BaseInferenceRequest, dispatcher: Dispatcher, api_key: RequestApiKey
+    ) -> Response:
+        return await answer_request(request, route.task, dispatcher, api_key)
+
+    # FastAPI reads the body's schema from the annotation: the route's own request type.
+    endpoint.__annotations__["request"] = route.request
+    endpoint.__name__ = "infer_" + route.path.rsplit("/", 1)[-1]
+    return endpoint
 
 
-@_task_route(
-    "/infer/keypoints_detection",
-    KeypointsDetectionResponse,
-    summary="Detect objects and their keypoints in one image or a list of images",
-)
-async def infer_keypoints_detection(
-    request: KeypointsDetectionRequest, dispatcher: Dispatcher, api_key: RequestApiKey
-) -> Response:
-    return await answer_request(request, Task.KEYPOINT_DETECTION, dispatcher, api_key)
-
-
-@_task_route(
-    "/infer/classification",
-    ClassificationResponse | MultiLabelClassificationResponse,
-    summary="Classify one image or a list of images (single- or multi-label models)",
-)
-async def infer_classification(
-    request: ClassificationRequest, dispatcher: Dispatcher, api_key: RequestApiKey
-) -> Response:
-    return await answer_request(request, Task.CLASSIFICATION, dispatcher, api_key)
+def _add_task_routes() -> None:
+    """Each task's endpoint answers one response, or a list of them for a list of images
+    (``response_model`` documents the shape; :func:`answer_request` writes the body)."""
+    for route in TASK_ROUTES:
+        endpoint = _endpoint(route)
+        for path in (route.path, *route.aliases):
+            router.post(
+                path,
+                response_model=route.response | GenericAlias(list, (route.response,)),
+                response_model_by_alias=True,
+                response_model_exclude_none=True,
+                summary=route.summary,
+                include_in_schema=path == route.path,
+            )(endpoint)
 
 
 async def answer_request(
@@ -122,3 +142,6 @@ async def answer_request(
     elapsed = time.perf_counter() - start
     responses = [task_response(result.task, image, elapsed) for image in result.images]
     return json_response(responses if isinstance(request.image, list) else responses[0])
+
+
+_add_task_routes()
