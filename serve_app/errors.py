@@ -48,6 +48,10 @@ class UnauthorizedError(ServeAppError):
     status_code = 401
 
 
+class MissingApiKeyError(UnauthorizedError):
+    """Only a source that needs an API key is left to ask, and the request has none."""
+
+
 class ForbiddenError(ServeAppError):
     status_code = 403
 

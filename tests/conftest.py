@@ -49,6 +49,7 @@ from ray import serve  # noqa: E402
 from serve_app.app import build_app  # noqa: E402
 from serve_app.config import AppConfig, Composition, ServerSettings  # noqa: E402
 from tools.fixtures import write_fixture_models  # noqa: E402
+from tools.fixtures.packages import write_roboflow_cache  # noqa: E402
 
 APP_NAME = "rfserve-test"
 
@@ -95,9 +96,17 @@ def fixture_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(fixture_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ServerSettings:
+def roboflow_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A MODEL_CACHE_DIR holding models as Roboflow's server writes them."""
+    root = tmp_path_factory.mktemp("cache")
+    write_roboflow_cache(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def settings(fixture_models_dir: Path, roboflow_cache_dir: Path) -> ServerSettings:
     return ServerSettings(
-        model_cache_dir=tmp_path_factory.mktemp("cache"),
+        model_cache_dir=roboflow_cache_dir,
         local_models_dir=fixture_models_dir,
         url_allow_networks=["127.0.0.1"],
         weight_sources=["local"],

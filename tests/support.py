@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
+import httpx
 import numpy as np
 import pytest
 
 from serve_app.weights.local import BUNDLED_MODELS_DIR
+from tools.shapes import EVAL_SEED_START, Scene, generate_scene
 
 
 def jpeg_b64(image_bgr: np.ndarray, quality: int = 95) -> str:
@@ -42,6 +44,19 @@ def solid_image(width: int, height: int, bgr: tuple[int, int, int]) -> np.ndarra
 def b64_image(image_bgr: np.ndarray) -> dict[str, str]:
     """A lossless base64 request image, so colour means survive exactly."""
     return {"type": "base64", "value": png_b64(image_bgr)}
+
+
+VOLATILE_FIELDS = {"inference_id", "time", "detection_id"}
+"""Response fields that differ on every call."""
+
+
+def stable(body: object) -> object:
+    """A response body without its per-call ids and timings, to compare answers."""
+    if isinstance(body, dict):
+        return {k: stable(v) for k, v in body.items() if k not in VOLATILE_FIELDS}
+    if isinstance(body, list):
+        return [stable(v) for v in body]
+    return body
 
 
 def box_of(prediction: dict[str, float]) -> tuple[float, float, float, float]:
@@ -143,6 +158,25 @@ def loopback_image_server(png_for_path: Callable[[str], bytes]) -> Iterator[str]
     finally:
         server.shutdown()
         server.server_close()
+
+
+def scenes_through_http(
+    client: httpx.Client, route: str, model_id: str, count: int, per_request: int = 10
+) -> Iterator[tuple[Scene, dict]]:
+    """Each of ``count`` generated scenes unseen in training (seeds from
+    ``EVAL_SEED_START``) and ``model_id``'s answer for it, sent as JPEG lists."""
+    for start in range(0, count, per_request):
+        seeds = range(EVAL_SEED_START + start, EVAL_SEED_START + min(start + per_request, count))
+        scenes = [generate_scene(seed) for seed in seeds]
+        images = [{"type": "base64", "value": jpeg_b64(s.image)} for s in scenes]
+        r = client.post(route, json={"model_id": model_id, "image": images})
+        assert r.status_code == 200, r.text
+        for scene, answer in zip(scenes, r.json(), strict=True):
+            assert answer["image"] == {
+                "width": scene.image.shape[1],
+                "height": scene.image.shape[0],
+            }
+            yield scene, answer
 
 
 def skip_unless_bundled(model_id: str, train: str) -> pytest.MarkDecorator:

@@ -26,6 +26,8 @@ WORK_DIR = Path(__file__).resolve().parent / "_work"
 MAX_OBJECTS = 5
 MASK_STRIDE = 4
 """Masks are kept at the prototype resolution, network input / 4."""
+MAX_KEYPOINTS = 4
+"""Keypoints of the shape with the most (a square's corners); others are padded."""
 
 SetT = TypeVar("SetT", "SceneSet", "ClassificationSet")
 
@@ -37,13 +39,16 @@ class SceneSet:
     ``images`` uint8 [S, H, W, 3] RGB; ``boxes`` float32 [S, M, 4] x1, y1, x2, y2;
     ``classes`` int64 [S, M], -1 where a slot holds no object; ``masks`` float16
     [S, M, H/4, W/4], the fraction of each prototype cell the object covers (soft
-    targets), or an empty array when masks were not asked for.
+    targets), or an empty array when masks were not asked for; ``keypoints`` float32
+    [S, M, MAX_KEYPOINTS, 3] x, y, 1 for each of an object's keypoints (0, 0, 0 where it
+    has fewer), or an empty array when keypoints were not asked for.
     """
 
     images: np.ndarray
     boxes: np.ndarray
     classes: np.ndarray
     masks: np.ndarray
+    keypoints: np.ndarray
 
 
 @dataclass
@@ -55,11 +60,19 @@ class ClassificationSet:
 
 
 def scene_set(
-    seeds: range, width: int, height: int, mode: ResizeMode, with_masks: bool
+    seeds: range,
+    width: int,
+    height: int,
+    mode: ResizeMode,
+    with_masks: bool,
+    with_keypoints: bool = False,
 ) -> SceneSet:
     """The scenes of ``seeds`` resized to ``width`` x ``height`` as ``mode`` says."""
-    key = f"scenes-{seeds.start}-{seeds.stop}-{width}x{height}-{mode.name}-{with_masks}"
-    task = _SceneTask(width, height, mode, with_masks)
+    key = (
+        f"scenes-{seeds.start}-{seeds.stop}-{width}x{height}-{mode.name}-{with_masks}"
+        f"-{with_keypoints}"
+    )
+    task = _SceneTask(width, height, mode, with_masks, with_keypoints)
     return _cached(key, SceneSet, lambda: _stack(SceneSet, _map(task, seeds)))
 
 
@@ -80,6 +93,7 @@ class _SceneTask:
     height: int
     mode: ResizeMode
     with_masks: bool
+    with_keypoints: bool
 
     def __call__(self, seed: int) -> tuple[np.ndarray, ...]:
         scene = generate_scene(seed)
@@ -88,11 +102,18 @@ class _SceneTask:
         classes = np.full(MAX_OBJECTS, -1, np.int64)
         mask_shape = (self.height // MASK_STRIDE, self.width // MASK_STRIDE)
         masks = np.zeros((MAX_OBJECTS if self.with_masks else 0, *mask_shape), np.float16)
+        keypoints = np.zeros(
+            (MAX_OBJECTS if self.with_keypoints else 0, MAX_KEYPOINTS, 3), np.float32
+        )
         scale = np.array([frame.scale_x, frame.scale_y] * 2, np.float32)
         pad = np.array([frame.pad_x, frame.pad_y] * 2, np.float32)
         for slot, obj in enumerate(scene.objects):
             boxes[slot] = obj.box * scale + pad
             classes[slot] = obj.class_id
+            if self.with_keypoints:
+                count = len(obj.keypoints)
+                keypoints[slot, :count, :2] = obj.keypoints * scale[:2] + pad[:2]
+                keypoints[slot, :count, 2] = 1.0
             if self.with_masks:
                 in_frame, _ = resize_to_input(
                     obj.mask.astype(np.uint8) * 255, self.width, self.height, self.mode
@@ -100,7 +121,7 @@ class _SceneTask:
                 # Area averaging gives each prototype cell its covered fraction.
                 small = cv2.resize(in_frame, mask_shape[::-1], interpolation=cv2.INTER_AREA)
                 masks[slot] = small.astype(np.float32) / 255
-        return np.ascontiguousarray(net), boxes, classes, masks
+        return np.ascontiguousarray(net), boxes, classes, masks, keypoints
 
 
 @dataclass(frozen=True)

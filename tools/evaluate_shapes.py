@@ -2,14 +2,17 @@
 
 Usage, from the repository root (needs numpy, opencv and onnxruntime; no torch)::
 
-    python -m tools.evaluate_shapes [detection|segmentation|classification ...] [--count 300]
+    python -m tools.evaluate_shapes [detection|segmentation|classification|keypoints ...]
+        [--count 300]
 
 Each image goes through the server's preprocessing (BGR → RGB, ``resize_to_input``
 as the package's ``environment.json`` says, /255, NCHW), the ONNX model runs in
 onnxruntime, and predictions are decoded as the server decodes them (max class score
 >= 0.4, per-class NMS at IoU 0.3, masks = sigmoid(coefficients · prototypes)
 upsampled to the input, cut to the box, > 0.5) and mapped back to original-image
-pixels. Seeds start at ``EVAL_SEED_START``, which training never uses.
+pixels. Keypoints are scored on matched objects against the true ones under the
+cyclic shift that fits best (corners have an order, not a first corner). Seeds start
+at ``EVAL_SEED_START``, which training never uses.
 """
 
 from __future__ import annotations
@@ -43,11 +46,14 @@ PACKAGES = {
     "detection": MODELS_DIR / "shapes-detection" / "1",
     "segmentation": MODELS_DIR / "shapes-segmentation" / "1",
     "classification": MODELS_DIR / "shapes-classification" / "1",
+    "keypoints": MODELS_DIR / "shapes-keypoints" / "1",
 }
 CONFIDENCE = 0.4
 NMS_IOU = 0.3
 MATCH_IOU = 0.5
 MASK_THRESHOLD = 0.5
+KEYPOINT_TOLERANCE = 0.1
+"""A keypoint is correct within this fraction of its object's size (sqrt of box area)."""
 
 
 @dataclass(frozen=True)
@@ -55,13 +61,15 @@ class Prediction:
     """Detections of one image in original-image pixels.
 
     ``boxes`` float32 [D, 4] x1, y1, x2, y2; ``scores`` [D]; ``classes`` int64 [D];
-    ``masks`` bool [D, H, W] or None for plain detection.
+    ``masks`` bool [D, H, W] or None for plain detection; ``keypoints`` float32
+    [D, P, 3] (x, y in original pixels, visibility) or None.
     """
 
     boxes: np.ndarray
     scores: np.ndarray
     classes: np.ndarray
     masks: np.ndarray | None
+    keypoints: np.ndarray | None = None
 
 
 class OnnxModel:
@@ -95,7 +103,8 @@ def decode_dense(
 ) -> Prediction:
     """Decode YOLOv8-layout outputs (``output0`` [4 + C (+ K), N], ``output1`` [K, h, w]).
 
-    Masks are decoded when the model has prototypes and ``with_masks`` is set.
+    Masks are decoded when the model has prototypes and ``with_masks`` is set; the
+    columns after the scores of a model without prototypes are keypoints (x, y, v).
     """
     predictions = outputs[0].T
     num_classes = 3
@@ -112,11 +121,15 @@ def decode_dense(
     kept = np.asarray(survivors, dtype=np.int64).reshape(-1)
     kept = kept[np.argsort(-scores[keep][kept], kind="stable")]
     boxes, rows = boxes[kept], keep[kept]
-    masks = None
+    masks, keypoints = None, None
+    extra = predictions[rows, 4 + num_classes :]
     if len(outputs) > 1 and with_masks:
-        coefficients = predictions[rows, 4 + num_classes :]
-        masks = _masks(coefficients, outputs[1], boxes, frame, input_width, input_height)
-    return Prediction(frame.boxes_to_original(boxes), scores[rows], classes[rows], masks)
+        masks = _masks(extra, outputs[1], boxes, frame, input_width, input_height)
+    elif len(outputs) == 1 and extra.shape[1]:
+        keypoints = extra.reshape(len(rows), extra.shape[1] // 3, 3).copy()
+        keypoints[..., :2] = frame.points_to_original(keypoints[..., :2])
+    original = frame.boxes_to_original(boxes)
+    return Prediction(original, scores[rows], classes[rows], masks, keypoints)
 
 
 def _masks(
@@ -158,6 +171,10 @@ class DenseScore:
     predictions: int = 0
     true_positives: int = 0
     mask_ious: list[float] | None = None
+    keypoint_errors: list[float] | None = None
+    """Pixel distance of each true keypoint of a matched object to its prediction."""
+    keypoint_sizes: list[float] | None = None
+    """Size (sqrt of box area, pixels) of the object of each keypoint error."""
 
     @property
     def recall(self) -> float:
@@ -223,7 +240,22 @@ def score_dense(
                 union = np.logical_or(truth, predicted).sum()
                 intersection = np.logical_and(truth, predicted).sum()
                 score.mask_ious.append(float(intersection / max(union, 1)))
+            if prediction.keypoints is not None:
+                obj = objects[best]
+                errors = keypoint_errors(obj.keypoints, prediction.keypoints[d, :, :2])
+                size = float(np.sqrt(np.prod(obj.box[2:] - obj.box[:2])))
+                score.keypoint_errors = (score.keypoint_errors or []) + errors.tolist()
+                score.keypoint_sizes = (score.keypoint_sizes or []) + [size] * len(errors)
     return score
+
+
+def keypoint_errors(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Distances [K] from each of an object's true keypoints [K, 2] to the predicted
+    ones [P >= K, 2], under the cyclic shift of the first K predictions that fits best."""
+    k = len(truth)
+    shifts = [np.roll(predicted[:k], -s, axis=0) for s in range(k)]
+    distances = [np.hypot(*(shift - truth).T) for shift in shifts]
+    return min(distances, key=lambda d: float(d.sum()))
 
 
 def evaluate_classification(package: Path, seeds: range) -> float:
@@ -252,6 +284,14 @@ def report(kind: str, count: int) -> str:
     )
     if score.mask_ious:
         line += f", mean mask IoU {np.mean(score.mask_ious):.4f}"
+    if score.keypoint_errors and score.keypoint_sizes:
+        errors, sizes = np.array(score.keypoint_errors), np.array(score.keypoint_sizes)
+        correct = np.mean(errors <= KEYPOINT_TOLERANCE * sizes)
+        line += (
+            f", keypoints: mean error {errors.mean():.2f} px, median {np.median(errors):.2f} px, "
+            f"{correct:.4f} within {KEYPOINT_TOLERANCE:g} of the object size "
+            f"({len(errors)} keypoints)"
+        )
     return line
 
 

@@ -112,6 +112,50 @@ def mask_loss(
     return total / max(count, 1)
 
 
+def keypoint_losses(
+    keypoints: torch.Tensor,
+    matched: torch.Tensor,
+    gt_boxes: torch.Tensor,
+    gt_keypoints: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """L1 of keypoint positions (in units of the object's size) and visibility BCE,
+    averaged over positive points.
+
+    ``keypoints`` [B, N, P, 3] are predicted x, y and visibility logits; ``gt_keypoints``
+    [B, M, P, 3] the true x, y and 1 for each of an object's keypoints, 0 in padding.
+    A shape's corners have no first corner, only an order (clockwise), so positions
+    are scored against the cyclic shift of the true corners that fits best.
+    """
+    positive = matched >= 0
+    num_positive = positive.sum().clamp(min=1).float()
+    predicted = keypoints[positive]  # [Q, P, 3]
+    count = keypoints.shape[2]
+    truth = _gather(gt_keypoints.flatten(2), matched)[positive].unflatten(1, (count, 3))
+    box = _gather(gt_boxes, matched)[positive]
+    size = ((box[:, 2:] - box[:, :2]).prod(1).clamp(min=1.0).sqrt())[:, None]  # [Q, 1]
+    valid = truth[..., 2]  # [Q, P]
+    shifts = _cyclic_shifts(count, valid.sum(1).long())  # [Q, S, P]
+    shifted = (
+        truth[:, None].expand(-1, count, -1, -1).gather(2, shifts[..., None].expand(-1, -1, -1, 3))
+    )  # [Q, S, P, 3]
+    distance = (predicted[:, None, :, :2] - shifted[..., :2]).abs().sum(-1) / size[:, None]
+    position = (distance * valid[:, None]).sum(-1).min(dim=1).values  # best shift per point
+    visibility = F.binary_cross_entropy_with_logits(predicted[..., 2], valid, reduction="none")
+    return {
+        "keypoints": position.sum() / num_positive,
+        "visibility": visibility.sum(1).sum() / num_positive,
+    }
+
+
+def _cyclic_shifts(count: int, valid: torch.Tensor) -> torch.Tensor:
+    """Index [Q, count, count]: shift s of point q maps slot j < valid[q] to
+    (j + s) mod valid[q] and leaves padding slots where they are."""
+    slots = torch.arange(count, device=valid.device)
+    n = valid.clamp(min=1)[:, None, None]  # [Q, 1, 1]
+    rolled = (slots[None, None, :] + slots[None, :, None]) % n  # [Q, S, P]
+    return torch.where(slots[None, None, :] < n, rolled, slots[None, None, :].expand_as(rolled))
+
+
 def _size_ranges(strides: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-point lower and upper bounds [N] of the box size its level learns."""
     low = torch.zeros_like(strides)

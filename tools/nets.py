@@ -12,6 +12,8 @@ in the output layout the server expects from a Roboflow export.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -87,17 +89,26 @@ class TopDownNeck(nn.Module):
         return merged
 
 
+class DenseOutputs(NamedTuple):
+    """What :class:`DenseDetector` predicts for a batch."""
+
+    boxes: torch.Tensor
+    """float32 [B, N, 4], x1, y1, x2, y2 in network-input pixels, decoded from each
+    anchor point's distances to the four box sides."""
+    logits: torch.Tensor
+    """float32 [B, N, C], class scores before the sigmoid."""
+    coefficients: torch.Tensor
+    """float32 [B, N, K] mask coefficients (K = 0 without masks)."""
+    prototypes: torch.Tensor | None
+    """float32 [B, K, H/4, W/4] mask prototypes, or None without masks."""
+    keypoints: torch.Tensor | None
+    """float32 [B, N, P, 3] per keypoint x, y (network-input pixels, the anchor point
+    plus an offset in strides) and a visibility logit; None without keypoints."""
+
+
 class DenseDetector(nn.Module):
-    """Anchor-free detector (FCOS / YOLOv8 style), optionally with YOLACT mask coefficients.
-
-    ``forward(images)`` returns:
-
-    - ``boxes``: float32 [B, N, 4], x1, y1, x2, y2 in network-input pixels, decoded
-      from each anchor point's distances to the four box sides;
-    - ``logits``: float32 [B, N, C], class scores before the sigmoid;
-    - ``coefficients``: float32 [B, N, K] mask coefficients (K = 0 without masks);
-    - ``prototypes``: float32 [B, K, H/4, W/4] mask prototypes, or None without masks.
-    """
+    """Anchor-free detector (FCOS / YOLOv8 style), optionally with YOLACT mask
+    coefficients or YOLOv8-pose keypoints; ``forward(images)`` returns :class:`DenseOutputs`."""
 
     def __init__(
         self,
@@ -105,15 +116,17 @@ class DenseDetector(nn.Module):
         input_size: int,
         num_prototypes: int = 0,
         width: int = 48,
+        num_keypoints: int = 0,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.num_prototypes = num_prototypes
+        self.num_keypoints = num_keypoints
         self.backbone = Backbone()
         self.neck = TopDownNeck(self.backbone.widths[2:], width)
         # One tower shared by all levels: shapes look alike at every scale.
         self.tower = nn.Sequential(ConvBnAct(width, width), ConvBnAct(width, width))
-        self.predict = nn.Conv2d(width, 4 + num_classes + num_prototypes, 1)
+        self.predict = nn.Conv2d(width, 4 + num_classes + num_prototypes + 3 * num_keypoints, 1)
         nn.init.constant_(self.predict.bias[4 : 4 + num_classes], -4.6)  # start at p ≈ 0.01
         self.prototypes = None
         if num_prototypes:
@@ -122,19 +135,23 @@ class DenseDetector(nn.Module):
         self.register_buffer("points", points, persistent=False)
         self.register_buffer("strides", strides, persistent=False)
 
-    def forward(
-        self, images: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def forward(self, images: torch.Tensor) -> DenseOutputs:
         stride4, *deep = self.backbone(images)
         levels = self.neck(deep)
         raw = torch.cat([self.predict(self.tower(x)).flatten(2) for x in levels], dim=2)
-        raw = raw.transpose(1, 2)  # [B, N, 4 + C + K]
+        raw = raw.transpose(1, 2)  # [B, N, 4 + C + K + 3P]
         distances = F.softplus(raw[..., :4]) * self.strides[:, None]
         boxes = torch.cat([self.points - distances[..., :2], self.points + distances[..., 2:]], -1)
         logits = raw[..., 4 : 4 + self.num_classes]
-        coefficients = raw[..., 4 + self.num_classes :]
+        mask_end = 4 + self.num_classes + self.num_prototypes
+        coefficients = raw[..., 4 + self.num_classes : mask_end]
         prototypes = None if self.prototypes is None else self.prototypes(stride4, levels[0])
-        return boxes, logits, coefficients, prototypes
+        keypoints = None
+        if self.num_keypoints:
+            offsets = raw[..., mask_end:].unflatten(-1, (self.num_keypoints, 3))
+            xy = self.points[:, None] + offsets[..., :2] * self.strides[:, None, None]
+            keypoints = torch.cat([xy, offsets[..., 2:]], -1)
+        return DenseOutputs(boxes, logits, coefficients, prototypes, keypoints)
 
     def export_module(self, score_bias: float = 0.0) -> nn.Module:
         """The network in Roboflow's YOLOv8 output layout, class logits shifted by
@@ -160,7 +177,8 @@ class PrototypeHead(nn.Module):
 
 class _DenseExport(nn.Module):
     """Roboflow YOLOv8 layout: ``output0`` [B, 4 + C + K, N] (cx, cy, w, h, sigmoid
-    scores, coefficients), plus ``output1`` prototypes [B, K, H/4, W/4] with masks."""
+    scores, coefficients), plus ``output1`` prototypes [B, K, H/4, W/4] with masks; the
+    pose layout puts x, y and a sigmoid visibility of each keypoint after the scores."""
 
     def __init__(self, model: DenseDetector, score_bias: float) -> None:
         super().__init__()
@@ -168,14 +186,17 @@ class _DenseExport(nn.Module):
         self.score_bias = score_bias
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        boxes, logits, coefficients, prototypes = self.model(images)
-        centre = (boxes[..., :2] + boxes[..., 2:]) / 2
-        size = boxes[..., 2:] - boxes[..., :2]
-        rows = [centre, size, (logits - self.score_bias).sigmoid()]
-        if prototypes is not None:
-            rows.append(coefficients)
+        out = self.model(images)
+        centre = (out.boxes[..., :2] + out.boxes[..., 2:]) / 2
+        size = out.boxes[..., 2:] - out.boxes[..., :2]
+        rows = [centre, size, (out.logits - self.score_bias).sigmoid()]
+        if out.prototypes is not None:
+            rows.append(out.coefficients)
+        if out.keypoints is not None:
+            visible = out.keypoints[..., 2:].sigmoid()
+            rows.append(torch.cat([out.keypoints[..., :2], visible], -1).flatten(2))
         output0 = torch.cat(rows, -1).transpose(1, 2)
-        return (output0,) if prototypes is None else (output0, prototypes)
+        return (output0,) if out.prototypes is None else (output0, out.prototypes)
 
 
 class Classifier(nn.Module):

@@ -1,8 +1,10 @@
 """Write a trained network as a Roboflow-style model package folder.
 
 A package is ``weights.onnx`` (input ``images`` float32 [B, 3, H, W], B dynamic),
-``environment.json`` (preprocessing serialised as a JSON string, class map, colours)
-and ``model_type.json``, as the server's ``serve_app.weights.package`` reads them.
+``environment.json`` (preprocessing serialised as a JSON string, class map, colours),
+``model_type.json`` and, for keypoint models, ``keypoints_metadata.json`` (Roboflow's
+list of ``{"object_class_id", "keypoints": {index: name}}``), as the server's
+``serve_app.weights.package`` reads them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 from torch import nn
 
 from serve_app.core.frames import ResizeMode
-from tools.shapes import CLASS_NAMES
+from tools.shapes import CLASS_NAMES, KEYPOINT_NAMES
 
 CLASS_COLOURS = {"circle": "#FF0000", "square": "#00C000", "triangle": "#0060FF"}
 OPSET = 17
@@ -48,6 +50,16 @@ def write_package(
     (folder / "environment.json").write_text(json.dumps(environment, indent=2) + "\n")
     model = {"type": task, "modelType": model_type}
     (folder / "model_type.json").write_text(json.dumps(model, indent=2) + "\n")
+    if task == "keypoint-detection":
+        metadata = [
+            {
+                "object_class_id": class_id,
+                "object_class_name": name,
+                "keypoints": dict(enumerate(KEYPOINT_NAMES[name])),
+            }
+            for class_id, name in enumerate(CLASS_NAMES)
+        ]
+        (folder / "keypoints_metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
 
 
 def export_onnx(

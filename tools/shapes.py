@@ -22,6 +22,12 @@ import cv2
 import numpy as np
 
 CLASS_NAMES = ("circle", "square", "triangle")
+KEYPOINT_NAMES = {
+    "circle": ("centre",),
+    "square": ("corner-1", "corner-2", "corner-3", "corner-4"),
+    "triangle": ("corner-1", "corner-2", "corner-3"),
+}
+"""Each class's keypoints: corners go clockwise (image axes, y down) from any corner."""
 CALIBRATION_SEED_START = 500_000
 """First seed used to calibrate detector scores after training (not trained on)."""
 EVAL_SEED_START = 1_000_000
@@ -44,6 +50,9 @@ class ShapeObject:
     """float32 [4]: x1, y1, x2, y2, tight around ``mask``, original-image pixels."""
     mask: np.ndarray
     """bool [H, W]: the object's pixels."""
+    keypoints: np.ndarray
+    """float32 [K, 2] (x, y), original-image pixels: a circle's centre, a square's or a
+    triangle's corners in clockwise order (image axes, y down) from any corner."""
 
 
 @dataclass
@@ -133,6 +142,9 @@ def _try_place(
     class_id = int(rng.integers(len(CLASS_NAMES)))
     mask_u8 = np.zeros((height, width), dtype=np.uint8)
     outline = _outline(rng, class_id, centre, radius)
+    # OpenCV draws point (x, y) at the centre of pixel (x, y), which spans [x, x + 1).
+    corners = centre[None] if outline is None else outline / 16
+    keypoints = (corners + 0.5).astype(np.float32)
     if outline is None:
         cv2.circle(mask_u8, _fixed(centre), int(round(radius * 16)), 1, -1, cv2.LINE_8, 4)
     else:
@@ -152,7 +164,7 @@ def _try_place(
         cv2.circle(image, _fixed(centre), int(round(radius * 16)), colour, -1, cv2.LINE_AA, 4)
     else:
         cv2.fillPoly(image, [outline], colour, cv2.LINE_AA, 4)
-    return ShapeObject(class_id=class_id, box=box, mask=mask)
+    return ShapeObject(class_id=class_id, box=box, mask=mask, keypoints=keypoints)
 
 
 def _outline(

@@ -5,9 +5,12 @@ Usage, from the repository root, in a venv with torch, onnx, onnxruntime, opencv
     python -m tools.train_shapes detect      # → serve_app/assets/models/shapes-detection/1
     python -m tools.train_shapes segment     # → .../shapes-segmentation/1
     python -m tools.train_shapes classify    # → .../shapes-classification/1
+    python -m tools.train_shapes keypoints   # → .../shapes-keypoints/1
 
-Run ``detect`` first: the other two start from the detector's weights, which each
-run saves under ``tools/_work/`` (git-ignored, with the cached training data).
+Run ``detect`` before ``segment`` and ``classify``: they start from the detector's
+weights, which each run saves under ``tools/_work/`` (git-ignored, with the cached
+training data). ``keypoints`` trains from scratch (its detection loss is the
+detector's, and it must not depend on a detector run being at hand).
 ``--export-only`` re-exports a saved model without training it again.
 
 Training is seeded (data seeds from 0 upward, torch and numpy seeds fixed) and runs
@@ -37,6 +40,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from serve_app.core.frames import ResizeMode  # noqa: E402
 from tools import datasets, losses  # noqa: E402
+from tools.datasets import MAX_KEYPOINTS  # noqa: E402
 from tools.evaluate_shapes import (  # noqa: E402
     CONFIDENCE,
     PACKAGES,
@@ -111,9 +115,22 @@ RECIPES = {
         learning_rate=3e-3,
         warm_start="detection",
     ),
+    "keypoints": Recipe(
+        kind="keypoints",
+        task="keypoint-detection",
+        model_type="yolov8n-pose",
+        size=320,
+        mode=ResizeMode.FIT_BLACK,
+        output_names=("output0",),
+        train_samples=6000,
+        steps=1400,
+        batch_size=16,
+        learning_rate=3e-3,
+    ),
 }
 NUM_PROTOTYPES = 32
 MASK_LOSS_WEIGHT = 2.0
+KEYPOINT_LOSS_WEIGHT = 2.0
 BOX_LOSS_WEIGHT = 2.0
 EMA_DECAY = 0.995
 CALIBRATION_SEEDS = range(CALIBRATION_SEED_START, CALIBRATION_SEED_START + 200)
@@ -140,10 +157,16 @@ def main() -> None:
     rng = np.random.default_rng(0)
 
     with_masks = recipe.kind == "segmentation"
+    with_keypoints = recipe.kind == "keypoints"
     model: nn.Module = (
         Classifier(len(CLASS_NAMES))
         if recipe.kind == "classification"
-        else DenseDetector(len(CLASS_NAMES), recipe.size, NUM_PROTOTYPES if with_masks else 0)
+        else DenseDetector(
+            len(CLASS_NAMES),
+            recipe.size,
+            NUM_PROTOTYPES if with_masks else 0,
+            num_keypoints=MAX_KEYPOINTS if with_keypoints else 0,
+        )
     )
     checkpoint = datasets.WORK_DIR / f"{recipe.kind}.pt"
     if args.export_only:
@@ -158,7 +181,9 @@ def main() -> None:
             next_batch = _classification_batches(data, rng, recipe.batch_size)
             loss_fn = _classification_losses
         else:
-            scenes = datasets.scene_set(seeds, recipe.size, recipe.size, recipe.mode, with_masks)
+            scenes = datasets.scene_set(
+                seeds, recipe.size, recipe.size, recipe.mode, with_masks, with_keypoints
+            )
             next_batch = _scene_batches(scenes, rng, recipe.batch_size)
             loss_fn = _dense_losses
         print(f"data ready in {time.monotonic() - started:.0f} s", flush=True)
@@ -279,15 +304,19 @@ def fit(
 
 
 def _dense_losses(model: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
-    images, gt_boxes, gt_classes, gt_masks = batch
-    boxes, logits, coefficients, prototypes = model(images)
+    images, gt_boxes, gt_classes, gt_masks, gt_keypoints = batch
+    out = model(images)
     matched = losses.assign(model.points, model.strides, gt_boxes, gt_classes)
-    parts = losses.detection_losses(boxes, logits, matched, gt_boxes, gt_classes)
+    parts = losses.detection_losses(out.boxes, out.logits, matched, gt_boxes, gt_classes)
     parts["box"] = parts["box"] * BOX_LOSS_WEIGHT
-    if prototypes is not None:
+    if out.prototypes is not None:
         parts["mask"] = MASK_LOSS_WEIGHT * losses.mask_loss(
-            coefficients, prototypes, matched, gt_boxes, gt_masks, datasets.MASK_STRIDE
+            out.coefficients, out.prototypes, matched, gt_boxes, gt_masks, datasets.MASK_STRIDE
         )
+    if out.keypoints is not None:
+        keypoint_parts = losses.keypoint_losses(out.keypoints, matched, gt_boxes, gt_keypoints)
+        parts["keypoints"] = KEYPOINT_LOSS_WEIGHT * keypoint_parts["keypoints"]
+        parts["visibility"] = keypoint_parts["visibility"]
     return parts
 
 
@@ -299,22 +328,33 @@ def _classification_losses(model: nn.Module, batch: Batch) -> dict[str, torch.Te
 def _scene_batches(
     data: datasets.SceneSet, rng: np.random.Generator, batch_size: int
 ) -> Callable[[], Batch]:
-    """Random batches (images float32 [B, 3, S, S] in [0, 1], boxes, classes, masks),
-    each sample under a random symmetry of the square (the labels do not change)."""
+    """Random batches (images float32 [B, 3, S, S] in [0, 1], boxes, classes, masks,
+    keypoints), each sample under a random symmetry of the square (the labels do not
+    change)."""
     size = data.images.shape[1]
 
     def next_batch() -> Batch:
         index = rng.choice(len(data.images), batch_size, replace=False)
         samples = [
-            _dihedral(int(rng.integers(8)), size, data.images[i], data.boxes[i], data.masks[i])
+            _dihedral(
+                int(rng.integers(8)),
+                size,
+                data.images[i],
+                data.boxes[i],
+                data.masks[i],
+                data.keypoints[i],
+            )
             for i in index
         ]
-        images, boxes, masks = (np.stack(column) for column in zip(*samples, strict=True))
+        images, boxes, masks, keypoints = (
+            np.stack(column) for column in zip(*samples, strict=True)
+        )
         return (
             _to_input(images),
             torch.from_numpy(boxes),
             torch.from_numpy(data.classes[index]),
             torch.from_numpy(masks.astype(np.float32)),
+            torch.from_numpy(keypoints),
         )
 
     return next_batch
@@ -328,12 +368,15 @@ def _classification_batches(
     size = data.images.shape[1]
     no_boxes = np.zeros((0, 4), np.float32)
     no_masks = np.zeros((0, 1, 1), np.float32)
+    no_keypoints = np.zeros((0, 1, 3), np.float32)
 
     def next_batch() -> Batch:
         index = rng.choice(len(data.images), batch_size, replace=False)
         images = np.stack(
             [
-                _dihedral(int(rng.integers(8)), size, data.images[i], no_boxes, no_masks)[0]
+                _dihedral(
+                    int(rng.integers(8)), size, data.images[i], no_boxes, no_masks, no_keypoints
+                )[0]
                 for i in index
             ]
         )
@@ -343,25 +386,40 @@ def _classification_batches(
 
 
 def _dihedral(
-    symmetry: int, size: int, image: np.ndarray, boxes: np.ndarray, masks: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    symmetry: int,
+    size: int,
+    image: np.ndarray,
+    boxes: np.ndarray,
+    masks: np.ndarray,
+    keypoints: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Apply one of the 8 symmetries of a ``size`` x ``size`` square.
 
     Bit 0 flips left-right, bit 1 flips top-bottom, bit 2 swaps the axes (after the
     flips). ``image`` is [S, S, 3], ``boxes`` [M, 4] x1, y1, x2, y2 pixels, ``masks``
-    [M, h, w]; all three are transformed alike.
+    [M, h, w], ``keypoints`` [M, P, 3] (x, y, valid); all are transformed alike. Each
+    of the three is a mirror image, so an odd number of them turns clockwise corners
+    anticlockwise: their order is then reversed.
     """
-    boxes = boxes.copy()
+    boxes, keypoints = boxes.copy(), keypoints.copy()
     if symmetry & 1:
         image, masks = image[:, ::-1], masks[:, :, ::-1]
         boxes[:, [0, 2]] = size - boxes[:, [2, 0]]
+        keypoints[..., 0] = size - keypoints[..., 0]
     if symmetry & 2:
         image, masks = image[::-1], masks[:, ::-1]
         boxes[:, [1, 3]] = size - boxes[:, [3, 1]]
+        keypoints[..., 1] = size - keypoints[..., 1]
     if symmetry & 4:
         image, masks = image.transpose(1, 0, 2), masks.transpose(0, 2, 1)
         boxes = boxes[:, [1, 0, 3, 2]]
-    return image, boxes, masks
+        keypoints = keypoints[..., [1, 0, 2]]
+    if bin(symmetry).count("1") % 2:
+        for obj in keypoints:
+            count = int(obj[:, 2].sum())
+            obj[:count] = obj[:count][::-1].copy()
+    keypoints[..., :2] *= keypoints[..., 2:]  # padding stays at 0, 0
+    return image, boxes, masks, keypoints
 
 
 def _to_input(images: np.ndarray) -> torch.Tensor:

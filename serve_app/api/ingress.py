@@ -22,6 +22,7 @@ from serve_app.api.body_limit import BodyLimitMiddleware
 from serve_app.api.dispatch import RequestDispatcher
 from serve_app.api.errors import install_error_handlers
 from serve_app.api.model_manager import ModelManager
+from serve_app.api.paths import CollapseSlashes
 from serve_app.api.policy import IngressPolicy
 from serve_app.api.routes import inference, legacy, server
 from serve_app.api.routes import models as models_routes
@@ -55,6 +56,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=policy.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
+    app.add_middleware(CollapseSlashes)
     for module in (inference, server, models_routes):
         app.include_router(module.router)
     # Last: it catches every two-segment path the routers above do not serve.

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import BaseModel
 
-from serve_app.api.schemas import InferenceImage, ObjectDetectionRequest, PreprocessingSwitches
+from serve_app.api.schemas import BaseInferenceRequest, InferenceImage, PreprocessingSwitches
 from serve_app.core.requests import (
     ImagePayload,
     ImageType,
+    InferenceParams,
     PreprocessOptions,
     VisualizationStyle,
+)
+
+# Request fields that InferenceParams has under the same name; a task's request has some.
+_PARAM_FIELDS = (
+    "confidence",
+    "iou_threshold",
+    "class_agnostic_nms",
+    "max_detections",
+    "mask_decode_mode",
+    "tradeoff_factor",
+    "keypoint_confidence",
 )
 
 
@@ -22,7 +34,7 @@ def preprocess_options(switches: PreprocessingSwitches) -> PreprocessOptions:
     )
 
 
-def visualization_style(request: ObjectDetectionRequest) -> VisualizationStyle | None:
+def visualization_style(request: BaseInferenceRequest) -> VisualizationStyle | None:
     """How to draw predictions, or None where the request does not ask for a drawing."""
     if not request.visualize_predictions:
         return None
@@ -31,15 +43,14 @@ def visualization_style(request: ObjectDetectionRequest) -> VisualizationStyle |
     )
 
 
-def box_options(request: ObjectDetectionRequest) -> dict[str, Any]:
-    """The box fields of :class:`InferenceParams` from a detection or segmentation request."""
-    return {
-        "confidence": request.confidence,
-        "iou_threshold": request.iou_threshold,
-        "class_agnostic_nms": request.class_agnostic_nms,
-        "class_filter": None if request.class_filter is None else tuple(request.class_filter),
-        "max_detections": request.max_detections,
-    }
+def inference_params(request: BaseModel) -> InferenceParams:
+    """The post-processing options of a task's request (the fields its task has)."""
+    fields = type(request).model_fields
+    options = {name: getattr(request, name) for name in _PARAM_FIELDS if name in fields}
+    class_filter: list[str] | None = getattr(request, "class_filter", None)
+    return InferenceParams(
+        **options, class_filter=None if class_filter is None else tuple(class_filter)
+    )
 
 
 def image_payloads(image: InferenceImage | list[InferenceImage]) -> tuple[ImagePayload, ...]:

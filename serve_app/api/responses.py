@@ -17,6 +17,8 @@ from serve_app.api.schemas import (
     InferenceResponse,
     InstanceSegmentationPrediction,
     InstanceSegmentationResponse,
+    KeypointsDetectionPrediction,
+    KeypointsDetectionResponse,
     MultiLabelClassificationPrediction,
     MultiLabelClassificationResponse,
     ObjectDetectionPrediction,
@@ -47,6 +49,36 @@ def instance_segmentation_response(
         for box, polygon in zip(_boxes(detections), polygons, strict=True)
     ]
     return InstanceSegmentationResponse(
+        **_envelope(detections.image_width, detections.image_height, elapsed_s),
+        predictions=predictions,
+    )
+
+
+def keypoints_detection_response(
+    detections: Detections, elapsed_s: float
+) -> KeypointsDetectionResponse:
+    names = detections.keypoint_names
+    empty = np.empty((0, 4), dtype=np.float32)
+    keypoints = detections.keypoints or [empty] * len(detections)
+    predictions = [
+        KeypointsDetectionPrediction.model_validate(
+            {
+                **box,
+                "keypoints": [
+                    {
+                        "x": x,
+                        "y": y,
+                        "confidence": confidence,
+                        "class_id": int(index),
+                        "class": names[box["class_id"]][int(index)],
+                    }
+                    for x, y, confidence, index in points.tolist()
+                ],
+            }
+        )
+        for box, points in zip(_boxes(detections), keypoints, strict=True)
+    ]
+    return KeypointsDetectionResponse(
         **_envelope(detections.image_width, detections.image_height, elapsed_s),
         predictions=predictions,
     )
@@ -85,6 +117,7 @@ RESPONSE_BUILDERS: dict[Task, Callable[[Any, float], InferenceResponse]] = {
     Task.OBJECT_DETECTION: detection_response,
     Task.INSTANCE_SEGMENTATION: instance_segmentation_response,
     Task.CLASSIFICATION: classification_response,
+    Task.KEYPOINT_DETECTION: keypoints_detection_response,
 }
 """The response shape of each task's prediction, for routes that serve any task."""
 

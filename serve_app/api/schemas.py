@@ -34,6 +34,11 @@ class BaseInferenceRequest(PreprocessingSwitches):
     model_id: str = Field(min_length=3, examples=["shapes-detection/1"])
     image: InferenceImage | list[InferenceImage]
     api_key: str | None = None
+    visualize_predictions: bool = Field(
+        False, description="Also answer `visualization`: a base64 JPEG with predictions drawn."
+    )
+    visualization_labels: bool = Field(False, description="Write class and confidence too.")
+    visualization_stroke_width: int = Field(1, ge=1, le=100)
 
 
 class ObjectDetectionRequest(BaseInferenceRequest):
@@ -42,11 +47,6 @@ class ObjectDetectionRequest(BaseInferenceRequest):
     class_agnostic_nms: bool = False
     class_filter: list[str] | None = None
     max_detections: int = Field(300, ge=1, le=10_000)
-    visualize_predictions: bool = Field(
-        False, description="Also answer `visualization`: a base64 JPEG with predictions drawn."
-    )
-    visualization_labels: bool = Field(False, description="Write class and confidence too.")
-    visualization_stroke_width: int = Field(1, ge=1, le=100)
 
 
 class InstanceSegmentationRequest(ObjectDetectionRequest):
@@ -60,8 +60,20 @@ class InstanceSegmentationRequest(ObjectDetectionRequest):
     )
 
 
+class KeypointsDetectionRequest(ObjectDetectionRequest):
+    keypoint_confidence: float = Field(
+        0.0, ge=0, le=1, description="Keypoints scoring below are left out of their object"
+    )
+
+
 class ClassificationRequest(BaseInferenceRequest):
     confidence: float = Field(0.4, ge=0, le=1)
+
+
+class ClassicJsonRequest(InstanceSegmentationRequest, KeypointsDetectionRequest):
+    """A JSON body posted to the classic route: the ``/infer/{task}`` request of the
+    model's task, whichever it is; the path names the model (``model_id`` is set
+    from it)."""
 
 
 class ImageSize(BaseModel):
@@ -109,6 +121,22 @@ class InstanceSegmentationPrediction(ObjectDetectionPrediction):
 
 class InstanceSegmentationResponse(InferenceResponse):
     predictions: list[InstanceSegmentationPrediction]
+
+
+class Keypoint(Point):
+    confidence: float
+    class_id: int = Field(description="Index of the keypoint among its object class's")
+    class_: str = Field(alias="class", serialization_alias="class")
+
+
+class KeypointsDetectionPrediction(ObjectDetectionPrediction):
+    keypoints: list[Keypoint] = Field(
+        description="The object's keypoints its class names, in original-image pixels"
+    )
+
+
+class KeypointsDetectionResponse(InferenceResponse):
+    predictions: list[KeypointsDetectionPrediction]
 
 
 class ClassificationPrediction(BaseModel):
@@ -181,3 +209,6 @@ class LegacyInferenceQuery(PreprocessingSwitches):
     )
     labels: bool = Field(False, description="Write class and confidence on drawn predictions")
     stroke: int = Field(1, ge=1, le=100, description="Line width of drawn predictions")
+    keypoint_confidence: float = Field(
+        0.0, ge=0, le=1, description="Keypoint models: keypoints scoring below are left out"
+    )

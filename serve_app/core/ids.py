@@ -42,6 +42,9 @@ class ModelId:
 
 
 class Task(str, Enum):
+    """Roboflow's project task types, as ``model_type.json`` and the API name them."""
+
     OBJECT_DETECTION = "object-detection"
     INSTANCE_SEGMENTATION = "instance-segmentation"
     CLASSIFICATION = "classification"
+    KEYPOINT_DETECTION = "keypoint-detection"

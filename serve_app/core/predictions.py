@@ -26,6 +26,12 @@ class Detections:
     polygons: list[np.ndarray] | None = field(default=None)
     """For segmentation models, per detection a [K, 2] float32 outline (x, y) in
     original-image pixels: the largest contour of its mask, [0, 2] if the mask is empty."""
+    keypoints: list[np.ndarray] | None = field(default=None)
+    """For keypoint models, per detection a [P, 4] float32 array of its keypoints that
+    its class names and that pass the request's keypoint confidence: x, y in
+    original-image pixels, confidence, keypoint index (into ``keypoint_names``)."""
+    keypoint_names: tuple[tuple[str, ...], ...] = ()
+    """For keypoint models, per class id, its keypoints' names by index."""
 
     def __len__(self) -> int:
         return len(self.confidence)

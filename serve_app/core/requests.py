@@ -76,6 +76,8 @@ class InferenceParams:
     max_detections: int = 300
     mask_decode_mode: MaskDecodeMode = MaskDecodeMode.ACCURATE
     tradeoff_factor: float = 0.0
+    keypoint_confidence: float = 0.0
+    """Keypoints scoring below are not reported (their object still is)."""
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,9 @@ class InputNormalization:
 UNNORMALIZED = InputNormalization()
 """[0, 1] as it is."""
 IMAGENET = InputNormalization(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
-"""ImageNet statistics, which backbones pretrained on it (ResNet, ViT, DETR) expect."""
+"""ImageNet statistics, which backbones pretrained on it (ResNet, DINOv3, DETR) expect."""
+SYMMETRIC = InputNormalization(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+"""[-1, 1], as Hugging Face ViT image processors scale."""
 
 
 @dataclass(frozen=True)
@@ -106,3 +108,6 @@ class ModelSpec:
     """``#RRGGBB`` per class name, from ``COLORS``, for drawing."""
     multilabel: bool = False
     normalization: InputNormalization = UNNORMALIZED
+    keypoint_names: tuple[tuple[str, ...], ...] = ()
+    """Keypoint detection models: per class id, the names of its keypoints in the
+    order the network predicts them (``keypoints_metadata.json``)."""

@@ -32,14 +32,28 @@ class ModelHead:
     input_height: int
     """Network-input size in pixels: the frame boxes and masks are decoded in."""
     multilabel: bool = False
+    keypoint_names: tuple[tuple[str, ...], ...] = ()
+    """Keypoint models: per class id, its keypoints' names by index."""
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> ModelHead:
-        return cls(spec.class_names, spec.input_width, spec.input_height, spec.multilabel)
+        return cls(
+            spec.class_names,
+            spec.input_width,
+            spec.input_height,
+            spec.multilabel,
+            spec.keypoint_names,
+        )
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def num_keypoints(self) -> int:
+        """Keypoints per candidate: as many as the class with the most, as every
+        YOLO pose export predicts that many for each class."""
+        return max((len(names) for names in self.keypoint_names), default=0)
 
 
 class Decoder(Protocol[R_co]):

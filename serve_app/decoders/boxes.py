@@ -42,7 +42,8 @@ class HeadReader(Protocol):
     def __call__(
         self, output: np.ndarray, head: ModelHead, num_coefficients: int = 0
     ) -> tuple[Candidates, np.ndarray]:
-        """Candidates of a dense head's first output and their [N, K] mask coefficients.
+        """Candidates of a dense head's first output and the [N, K] values each row has
+        after its box and scores: mask coefficients, or keypoints (x, y, confidence).
 
         ``output`` has its batch axis removed; K is ``num_coefficients``, 0 on detection heads.
         """
@@ -100,8 +101,11 @@ def to_detections(
     frame: FrameTransform,
     class_names: tuple[str, ...],
     polygons: list[np.ndarray] | None = None,
+    keypoints: list[np.ndarray] | None = None,
+    keypoint_names: tuple[tuple[str, ...], ...] = (),
 ) -> Detections:
-    """Package selected candidates, mapping boxes to original-image pixels."""
+    """Package selected candidates, mapping boxes to original-image pixels (outlines
+    and keypoints come mapped already)."""
     return Detections(
         xyxy=frame.boxes_to_original(xyxy.astype(np.float32)),
         confidence=scores.astype(np.float32),
@@ -110,6 +114,8 @@ def to_detections(
         image_width=frame.original_width,
         image_height=frame.original_height,
         polygons=polygons,
+        keypoints=keypoints,
+        keypoint_names=keypoint_names,
     )
 
 
@@ -126,7 +132,7 @@ def decode_boxes(
     return to_detections(c.xyxy[keep], c.scores[keep], c.class_id[keep], frame, head.class_names)
 
 
-def detection_decoder(read: HeadReader) -> Decoder[Detections]:
+def detection_decoder(read: HeadReader, run_nms: bool = True) -> Decoder[Detections]:
     """The decoder of a detection head whose first output ``read`` understands."""
 
     def decode(
@@ -136,6 +142,6 @@ def detection_decoder(read: HeadReader) -> Decoder[Detections]:
         head: ModelHead,
     ) -> Detections:
         candidates, _ = read(outputs[0], head)
-        return decode_boxes(candidates, frame, params, head)
+        return decode_boxes(candidates, frame, params, head, run_nms)
 
     return decode

@@ -1,9 +1,10 @@
-"""Instance masks from YOLO prototypes, and masks → polygons.
+"""Instance masks from YOLO prototypes or per-query mask logits, and masks → polygons.
 
 A YOLO segmentation head gives each candidate K mask coefficients and the image K
 prototype maps at a quarter of the input size; an instance's mask is
 ``sigmoid(coefficients · prototypes)``, resized to the decoding resolution, kept inside
-the instance's box and thresholded at 0.5.
+the instance's box and thresholded at 0.5. An RF-DETR head gives each query its own
+mask logits over the whole input, which are not cut to the box.
 """
 
 from __future__ import annotations
@@ -38,25 +39,40 @@ def instance_polygons(
     resolution: tuple[int, int],
     input_size: tuple[int, int],
 ) -> list[np.ndarray]:
-    """One outline per instance, in network-input pixels.
+    """One outline per instance of a prototype head, in network-input pixels.
 
     ``coefficients`` [D, K] and ``prototypes`` [K, h, w] float32; ``xyxy`` [D, 4] boxes in
-    network-input pixels; ``resolution`` and ``input_size`` are (width, height). Each
-    outline is a [P, 2] float32 array of (x, y), [0, 2] where the mask is empty.
+    network-input pixels, which each mask is cut to; ``resolution`` and ``input_size``
+    are (width, height). Each outline is a [P, 2] float32 array of (x, y), [0, 2] where
+    the mask is empty.
     """
     k, proto_h, proto_w = prototypes.shape
     logits = coefficients.astype(np.float32) @ prototypes.reshape(k, proto_h * proto_w)
-    probabilities = _sigmoid(logits).reshape(-1, proto_h, proto_w)
+    probabilities = sigmoid(logits).reshape(-1, proto_h, proto_w)
+    return mask_polygons(probabilities, resolution, input_size, xyxy)
+
+
+def mask_polygons(
+    probabilities: np.ndarray,
+    resolution: tuple[int, int],
+    input_size: tuple[int, int],
+    xyxy: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Outlines, in network-input pixels, of [D, h, w] float32 mask probabilities that
+    span the network input: each resized to ``resolution`` (width, height), cut to its
+    box of ``xyxy`` [D, 4] (network-input pixels) if given, and thresholded."""
     width, height = resolution
     # Mask pixels per input pixel, on each axis.
     scale = np.array([width / input_size[0], height / input_size[1]], dtype=np.float32)
     polygons = []
-    for probability, box in zip(probabilities, xyxy, strict=True):
-        if (width, height) != (proto_w, proto_h):
+    for i, probability in enumerate(probabilities):
+        if (width, height) != probability.shape[::-1]:
             probability = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
-        # Mask pixels whose centre lies inside the box: columns x1..x2-1, rows y1..y2-1.
-        x1, x2 = np.clip(np.ceil(box[[0, 2]] * scale[0] - 0.5), 0, width).astype(int)
-        y1, y2 = np.clip(np.ceil(box[[1, 3]] * scale[1] - 0.5), 0, height).astype(int)
+        x1, y1, x2, y2 = 0, 0, width, height
+        if xyxy is not None:
+            # Mask pixels whose centre lies inside the box: columns x1..x2-1, rows y1..y2-1.
+            x1, x2 = np.clip(np.ceil(xyxy[i, [0, 2]] * scale[0] - 0.5), 0, width).astype(int)
+            y1, y2 = np.clip(np.ceil(xyxy[i, [1, 3]] * scale[1] - 0.5), 0, height).astype(int)
         inside = probability[y1:y2, x1:x2] > MASK_THRESHOLD
         outline = mask_to_polygon(inside) + np.array([x1, y1], dtype=np.float32)
         polygons.append(outline / scale)
@@ -79,6 +95,6 @@ def mask_to_polygon(mask: np.ndarray) -> np.ndarray:
     return largest.reshape(-1, 2).astype(np.float32) + 0.5
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     # Clipped so that very negative logits give 0 without an overflow warning.
     return (1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0)))).astype(np.float32)

@@ -21,14 +21,16 @@ def decode_instances(
     frame: FrameTransform,
     params: InferenceParams,
     head: ModelHead,
+    run_nms: bool = True,
 ) -> Detections:
     """Detections with one outline each, in original-image pixels.
 
     ``coefficients`` [N, K] belong to the N ``candidates``; ``prototypes`` is [K, h, w].
-    Masks are decoded only for the detections that survive thresholds and NMS.
+    Masks are decoded only for the detections that survive thresholds and NMS (unless
+    the head is NMS-free).
     """
     c = candidates
-    keep = select_detections(c.xyxy, c.scores, c.class_id, params, head.class_names)
+    keep = select_detections(c.xyxy, c.scores, c.class_id, params, head.class_names, run_nms)
     input_size = (head.input_width, head.input_height)
     resolution = mask_resolution(params, (prototypes.shape[2], prototypes.shape[1]), input_size)
     outlines = instance_polygons(
@@ -40,7 +42,9 @@ def decode_instances(
     )
 
 
-def segmentation_decoder(read: HeadReader, layout: str) -> Decoder[Detections]:
+def segmentation_decoder(
+    read: HeadReader, layout: str, run_nms: bool = True
+) -> Decoder[Detections]:
     """The decoder of a segmentation head: ``read`` understands its first output; the
     second is the [K, h, w] mask prototypes, as in every YOLO segmentation export."""
 
@@ -53,6 +57,6 @@ def segmentation_decoder(read: HeadReader, layout: str) -> Decoder[Detections]:
         check_outputs(outputs, [(None, None), (None, None, None)], layout)
         prototypes = outputs[1]
         candidates, coefficients = read(outputs[0], head, prototypes.shape[0])
-        return decode_instances(candidates, coefficients, prototypes, frame, params, head)
+        return decode_instances(candidates, coefficients, prototypes, frame, params, head, run_nms)
 
     return decode

@@ -22,7 +22,12 @@ import numpy as np
 from serve_app.batching import HopStats
 from serve_app.config import ServerSettings
 from serve_app.core.frames import FrameTransform
-from serve_app.core.predictions import Detections, ImageResult, Prediction, RequestResult
+from serve_app.core.predictions import (
+    Classification,
+    ImageResult,
+    Prediction,
+    RequestResult,
+)
 from serve_app.core.requests import (
     ImageBatch,
     ImagePayload,
@@ -37,7 +42,12 @@ from serve_app.errors import InvalidRequestError
 from serve_app.observability.metrics import server_metrics
 from serve_app.preprocessing.image_loading import LoadPolicy, load_image
 from serve_app.preprocessing.prepare import prepare_image, should_auto_orient
-from serve_app.preprocessing.visualization import class_colors, draw_detections, encode_jpeg
+from serve_app.preprocessing.visualization import (
+    class_colors,
+    draw_classification,
+    draw_detections,
+    encode_jpeg,
+)
 from serve_app.weights import ModelStore
 
 
@@ -191,9 +201,9 @@ def _draw(
     style: VisualizationStyle,
 ) -> bytes:
     """JPEG of the decoded image with ``prediction`` drawn in the model's class colours."""
-    if not isinstance(prediction, Detections) or image_bgr is None:
-        raise InvalidRequestError(
-            f"Model {spec.model_id}: only boxes and outlines can be drawn, and it predicts neither"
-        )
+    if image_bgr is None:
+        raise InvalidRequestError(f"Model {spec.model_id}: the image was not kept to draw on")
     colors = class_colors(prediction.class_names, spec.colors)
+    if isinstance(prediction, Classification):
+        return encode_jpeg(draw_classification(image_bgr, prediction, colors, style))
     return encode_jpeg(draw_detections(image_bgr, prediction, colors, style))

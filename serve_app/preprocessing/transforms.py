@@ -18,22 +18,40 @@ def resize_to_input(
     """Resize ``image`` to ``width`` x ``height`` as ``mode`` says.
 
     Fit modes keep the aspect ratio and pad the borders evenly (the image sits in
-    the centre), as Roboflow's letterbox does.
+    the centre), rounding as Roboflow's letterbox does: see :func:`fit_size` and
+    :func:`fit_transform`.
     """
     h, w = image.shape[:2]
     if mode is ResizeMode.STRETCH:
         resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
         return resized, FrameTransform(w, h, scale_x=width / w, scale_y=height / h)
-    scale = min(width / w, height / h)
-    new_w = max(1, min(width, round(w * scale)))
-    new_h = max(1, min(height, round(h * scale)))
-    pad_x = (width - new_w) // 2
-    pad_y = (height - new_h) // 2
+    new_w, new_h = fit_size(w, h, width, height)
+    left, top = (width - new_w) // 2, (height - new_h) // 2
     canvas = np.full((height, width) + image.shape[2:], mode.pad_value, dtype=image.dtype)
-    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = cv2.resize(
+    canvas[top : top + new_h, left : left + new_w] = cv2.resize(
         image, (new_w, new_h), interpolation=cv2.INTER_LINEAR
     )
-    transform = FrameTransform(
-        w, h, scale_x=new_w / w, scale_y=new_h / h, pad_x=float(pad_x), pad_y=float(pad_y)
-    )
-    return canvas, transform
+    return canvas, fit_transform(w, h, width, height)
+
+
+def fit_size(w: int, h: int, width: int, height: int) -> tuple[int, int]:
+    """Size a ``w`` x ``h`` image is resized to before a Fit mode pads it to
+    ``width`` x ``height``: the side that fills the input is exact, the other
+    truncated toward zero, as Roboflow's server computes it."""
+    image_ratio, input_ratio = w / h, width / height
+    if image_ratio >= input_ratio:
+        return width, max(1, int(width / image_ratio))
+    return max(1, int(height * image_ratio)), height
+
+
+def fit_transform(w: int, h: int, width: int, height: int) -> FrameTransform:
+    """The map back from a Fit-mode input, as Roboflow's server maps boxes back.
+
+    One scale for both axes (the smaller ratio) and padding of half the margin left
+    by the image *rounded* to that scale, which may be half a pixel off where
+    :func:`fit_size` truncated; kept so boxes land on Roboflow's to the pixel.
+    """
+    scale = min(width / w, height / h)
+    pad_x = (width - round(w * scale)) / 2
+    pad_y = (height - round(h * scale)) / 2
+    return FrameTransform(w, h, scale_x=scale, scale_y=scale, pad_x=pad_x, pad_y=pad_y)

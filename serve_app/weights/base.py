@@ -13,6 +13,10 @@ class WeightSource(Protocol):
 
     name: str
 
+    def where(self, model_id: ModelId) -> str:
+        """Where this source looks for ``model_id``, for messages (never a secret)."""
+        ...
+
     def fetch(self, model_id: ModelId, dest: Path, api_key: str | None) -> bool:
         """Write the package files of ``model_id`` into ``dest``, an empty folder.
 

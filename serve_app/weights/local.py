@@ -11,7 +11,7 @@ from pathlib import Path
 
 from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
-from serve_app.weights.package import ENVIRONMENT_FILE, WEIGHTS_FILE
+from serve_app.weights.package import ENVIRONMENT_FILE, find_weights
 
 BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 
@@ -34,4 +34,4 @@ def find_local_package(dirs: Sequence[Path], model_id: ModelId) -> Path | None:
 
 
 def is_complete_package(folder: Path) -> bool:
-    return (folder / WEIGHTS_FILE).is_file() and (folder / ENVIRONMENT_FILE).is_file()
+    return find_weights(folder) is not None and (folder / ENVIRONMENT_FILE).is_file()

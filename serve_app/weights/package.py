@@ -1,9 +1,11 @@
 """A model package on disk, parsed once into typed metadata.
 
-A package is a folder ``{dataset}/{version}/`` holding ``weights.onnx``,
-``environment.json``, optionally ``class_names.txt`` (wins over ``CLASS_MAP``) and
-``model_type.json`` (``{"type": ..., "modelType": ...}``, as the Roboflow API names
-them). The package never loads the network itself: engines do that.
+A package is a folder ``{dataset}/{version}/`` holding the network (``weights.onnx``;
+Roboflow's server names its ViT and ResNet classifiers' ``best.onnx``),
+``environment.json``, ``model_type.json`` (the task and the architecture), optionally
+``class_names.txt`` (wins over ``CLASS_MAP``) and, for keypoint models,
+``keypoints_metadata.json``. Packages written by Roboflow's server read unchanged.
+The package never loads the network itself: engines do that.
 """
 
 from __future__ import annotations
@@ -16,15 +18,24 @@ from typing import Any
 import onnx
 from google.protobuf.message import DecodeError
 
+from serve_app.core.families import input_normalization
 from serve_app.core.frames import ResizeMode
 from serve_app.core.ids import ModelId, Task
 from serve_app.core.spec import ContrastType, CropBox, ModelSpec, PreprocessingSpec, ResizeSpec
 from serve_app.errors import ModelLoadError
 
 WEIGHTS_FILE = "weights.onnx"
+WEIGHTS_FILES = (WEIGHTS_FILE, "best.onnx")
+"""Names the network may have, in the order they are looked for."""
 ENVIRONMENT_FILE = "environment.json"
 CLASS_NAMES_FILE = "class_names.txt"
 MODEL_TYPE_FILE = "model_type.json"
+KEYPOINTS_METADATA_FILE = "keypoints_metadata.json"
+
+# model_type.json keys: Roboflow's server writes the first of each pair, the Roboflow
+# API (and earlier versions of this server) the second.
+TASK_KEYS = ("project_task_type", "type")
+MODEL_TYPE_KEYS = ("model_type", "modelType")
 
 
 @dataclass(frozen=True)
@@ -33,20 +44,31 @@ class ModelPackage:
 
     spec: ModelSpec
     path: Path
+    weights_file: str = WEIGHTS_FILE
 
     @property
     def weights_path(self) -> Path:
-        return self.path / WEIGHTS_FILE
+        return self.path / self.weights_file
 
     @classmethod
     def load(cls, model_id: ModelId, path: Path) -> ModelPackage:
         """Parse the package's files; a malformed one is a :class:`ModelLoadError` now,
         when it is fetched, not on some later request."""
         try:
+            task, model_type = read_model_type(path / MODEL_TYPE_FILE)
+            weights = find_weights(path)
+            if weights is None:
+                raise ModelLoadError(f"no network file ({' or '.join(WEIGHTS_FILES)}) in {path}")
             environment = json.loads((path / ENVIRONMENT_FILE).read_text())
-            model_type = _read_model_type(path / MODEL_TYPE_FILE)
             preprocessing = parse_preprocessing(environment.get("PREPROCESSING", {}))
-            batch, height, width = _read_input_shape(path / WEIGHTS_FILE)
+            batch, height, width = _read_input_shape(weights)
+            keypoint_names = (
+                read_keypoint_names(path / KEYPOINTS_METADATA_FILE)
+                if task is Task.KEYPOINT_DETECTION
+                else ()
+            )
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"Model {model_id} is not a usable model package: {exc}") from exc
         except (OSError, ValueError, KeyError, TypeError, StopIteration, DecodeError) as exc:
             raise ModelLoadError(
                 f"Model {model_id} is not a usable model package: {exc!r}"
@@ -59,8 +81,8 @@ class ModelPackage:
             height, width = preprocessing.resize.height, preprocessing.resize.width
         spec = ModelSpec(
             model_id=model_id,
-            task=Task(model_type.get("type", Task.OBJECT_DETECTION.value)),
-            model_type=str(model_type.get("modelType", "yolov8")),
+            task=task,
+            model_type=model_type,
             class_names=_read_class_names(path, environment),
             input_width=width,
             input_height=height,
@@ -68,8 +90,71 @@ class ModelPackage:
             preprocessing=preprocessing,
             colors=dict(environment.get("COLORS") or {}),
             multilabel=bool(environment.get("MULTICLASS", False)),
+            normalization=input_normalization(task, model_type),
+            keypoint_names=keypoint_names,
         )
-        return cls(spec, path)
+        return cls(spec, path, weights.name)
+
+
+def find_weights(folder: Path) -> Path | None:
+    """The package's network file, or None where it has none."""
+    return next((folder / n for n in WEIGHTS_FILES if (folder / n).is_file()), None)
+
+
+def read_model_type(path: Path) -> tuple[Task, str]:
+    """The task and the architecture (``modelType``) that ``model_type.json`` names.
+
+    Either spelling of the keys is read (see :data:`TASK_KEYS`). Nothing is assumed:
+    a model of an unknown task or architecture would be decoded with the wrong head,
+    so a missing file, key or task is a :class:`ModelLoadError` naming the file.
+    """
+    try:
+        declared = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelLoadError(
+            f"{path} is missing: it names the model's task and type, "
+            f'e.g. {{"project_task_type": "object-detection", "model_type": "yolov8n"}}'
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path} is not readable JSON: {exc}") from None
+    if not isinstance(declared, dict):
+        raise ModelLoadError(f"{path} must hold a JSON object")
+    task_name = _first_of(declared, TASK_KEYS, path)
+    model_type = _first_of(declared, MODEL_TYPE_KEYS, path)
+    try:
+        task = Task(task_name)
+    except ValueError:
+        served = ", ".join(t.value for t in Task)
+        raise ModelLoadError(
+            f"{path} names task {task_name!r}, which this server does not serve ({served})"
+        ) from None
+    return task, model_type
+
+
+def read_keypoint_names(path: Path) -> tuple[tuple[str, ...], ...]:
+    """Per class id, its keypoint names by keypoint index, from Roboflow's
+    ``[{"object_class_id": 0, "keypoints": {"0": "nose", ...}}, ...]``."""
+    try:
+        entries = json.loads(path.read_text())
+        by_class = {
+            int(entry["object_class_id"]): {
+                int(index): str(name) for index, name in entry["keypoints"].items()
+            }
+            for entry in entries
+        }
+    except FileNotFoundError:
+        raise ModelLoadError(
+            f"{path} is missing: a keypoint model names its keypoints there"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelLoadError(f"{path} is malformed: {exc!r}") from None
+    if any(sorted(names) != list(range(len(names))) for names in by_class.values()):
+        raise ModelLoadError(f"{path}: keypoint indices of a class must run 0, 1, 2, ...")
+    count = max(by_class, default=-1) + 1
+    return tuple(
+        tuple(names[i] for i in range(len(names)))
+        for names in (by_class.get(class_id, {}) for class_id in range(count))
+    )
 
 
 def parse_preprocessing(raw: str | dict[str, Any]) -> PreprocessingSpec:
@@ -102,8 +187,11 @@ def parse_preprocessing(raw: str | dict[str, Any]) -> PreprocessingSpec:
     )
 
 
-def _read_model_type(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {}
+def _first_of(declared: dict[str, Any], keys: tuple[str, ...], path: Path) -> str:
+    value = next((declared[k] for k in keys if declared.get(k)), None)
+    if not isinstance(value, str):
+        raise ModelLoadError(f"{path} has no {' or '.join(repr(k) for k in keys)}")
+    return value
 
 
 def _read_class_names(path: Path, environment: dict[str, Any]) -> tuple[str, ...]:

@@ -1,22 +1,25 @@
 """Model packages from the Roboflow API, fetched as the Roboflow server fetches them.
 
 ``GET {API_BASE_URL}/ort/{dataset}/{version}?api_key=&nocache=true&device=&dynamic=true``
-answers where the weights and ``environment.json`` are, plus the class names and the
-model type; both files are downloaded and the rest is written beside them in the
-package layout (:mod:`serve_app.weights.package`), so a cached model loads without
-asking Roboflow again.
+answers where the weights and ``environment.json`` are, plus the class names, the task
+and model type and, for keypoint models, the keypoint names; both files are
+downloaded and the rest is written beside them as Roboflow's server writes its cache
+(:mod:`serve_app.weights.package`), so a cached model loads without asking Roboflow
+again, here or in Roboflow's server sharing the folder.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from serve_app.config import ServerSettings
 from serve_app.errors import (
     ForbiddenError,
+    MissingApiKeyError,
     ModelLoadError,
     UnauthorizedError,
     UpstreamUnavailableError,
@@ -25,10 +28,19 @@ from serve_app.weights.http import WeightsHttpClient
 from serve_app.weights.package import (
     CLASS_NAMES_FILE,
     ENVIRONMENT_FILE,
+    KEYPOINTS_METADATA_FILE,
     MODEL_TYPE_FILE,
     WEIGHTS_FILE,
     ModelId,
 )
+
+# What Roboflow's server assumes when the API names a task but no model type.
+DEFAULT_MODEL_TYPES = {
+    "object-detection": "yolov5v2s",
+    "instance-segmentation": "yolact",
+    "classification": "vit",
+    "keypoint-detection": "yolov8n",
+}
 
 
 class OrtModel(BaseModel):
@@ -39,9 +51,10 @@ class OrtModel(BaseModel):
     weights_url: str = Field(alias="model")
     environment_url: str = Field(alias="environment")
     classes: list[str] = Field(default_factory=list)
-    task_type: str = Field("object-detection", alias="type")
-    model_type: str = Field("yolov8", alias="modelType")
+    task_type: str = Field(alias="type")
+    model_type: str | None = Field(None, alias="modelType")
     colors: dict[str, str] | None = None
+    keypoints_metadata: list[dict[str, Any]] | None = None
 
 
 class OrtResponse(BaseModel):
@@ -74,6 +87,9 @@ class RoboflowSource:
             WeightsHttpClient.from_settings(settings),
         )
 
+    def where(self, model_id: ModelId) -> str:
+        return f"Roboflow ({self._api_base_url})"
+
     def fetch(self, model_id: ModelId, dest: Path, api_key: str | None) -> bool:
         ort = self._describe(model_id, self._key(model_id, api_key))
         if ort is None:
@@ -86,8 +102,15 @@ class RoboflowSource:
             _add_colors(dest / ENVIRONMENT_FILE, ort.colors, model_id)
         if ort.classes:
             (dest / CLASS_NAMES_FILE).write_text("".join(f"{name}\n" for name in ort.classes))
-        model_type = {"type": ort.task_type, "modelType": ort.model_type}
-        (dest / MODEL_TYPE_FILE).write_text(json.dumps(model_type))
+        if ort.keypoints_metadata is not None:
+            (dest / KEYPOINTS_METADATA_FILE).write_text(json.dumps(ort.keypoints_metadata))
+        model_type = ort.model_type or DEFAULT_MODEL_TYPES.get(ort.task_type, "")
+        declared = {
+            "project_task_type": ort.task_type,
+            "model_type": model_type,
+            "model_id": str(model_id),
+        }
+        (dest / MODEL_TYPE_FILE).write_text(json.dumps(declared))
         return True
 
     def _key(self, model_id: ModelId, api_key: str | None) -> str:
@@ -95,8 +118,8 @@ class RoboflowSource:
             return api_key
         if self._default_api_key is not None:
             return self._default_api_key.get_secret_value()
-        raise UnauthorizedError(
-            f"Model {model_id} must be fetched from Roboflow, which needs an API key: "
+        raise MissingApiKeyError(
+            f"Model {model_id} can only come from Roboflow now, which needs an API key: "
             "send api_key or set ROBOFLOW_API_KEY on the server"
         )
 
@@ -122,7 +145,8 @@ class RoboflowSource:
             return OrtResponse.model_validate(body).ort
         except ValidationError:
             raise UpstreamUnavailableError(
-                f"Roboflow's description of model {model_id} lacks the weights or environment URL"
+                f"Roboflow's description of model {model_id} lacks the weights or environment "
+                "URL, or the task"
             ) from None
 
 

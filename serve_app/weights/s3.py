@@ -59,15 +59,20 @@ class S3Source:
         self._s3: S3Client | None = None
         self._client_guard = threading.Lock()
 
+    def where(self, model_id: ModelId) -> str:
+        return f"S3 (s3://{self._bucket}/{self._folder(model_id)}/)"
+
     def fetch(self, model_id: ModelId, dest: Path, api_key: str | None) -> bool:
-        folder = "/".join(p for p in (self._prefix, model_id.dataset, model_id.version) if p)
-        where = f"s3://{self._bucket}/{folder}/"
-        with _s3_errors(f"Model {model_id} from {where}"):
+        folder = self._folder(model_id)
+        with _s3_errors(f"Model {model_id} from s3://{self._bucket}/{folder}/"):
             names = self._list_files(folder + "/")
             for name in names:
                 download = partial(self._download, f"{folder}/{name}", dest / name)
                 self._policy.run(download, retry_on=(IncompleteDownloadError,))
         return bool(names)
+
+    def _folder(self, model_id: ModelId) -> str:
+        return "/".join(p for p in (self._prefix, model_id.dataset, model_id.version) if p)
 
     def _list_files(self, prefix: str) -> list[str]:
         """Names of the objects directly under ``prefix`` that are safe as file names."""

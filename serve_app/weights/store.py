@@ -35,6 +35,7 @@ from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import (
     InsufficientStorageError,
+    MissingApiKeyError,
     ModelLoadError,
     ModelNotFoundError,
     ServeAppError,
@@ -118,17 +119,24 @@ class ModelStore:
         path = self.ensure_cached(model_id, api_key)
         try:
             return ModelPackage.load(model_id, path)
-        except ModelLoadError:
-            # It was verified when cached, so the copy on disk went bad since (disk
-            # fault, hand edit): set it aside and fetch once more.
+        except ModelLoadError as unusable:
+            # Verified when this server cached it, so the copy went bad since (disk
+            # fault, hand edit) or another server wrote it: set it aside, fetch once more.
             self._quarantine(model_id)
-            return ModelPackage.load(model_id, self.ensure_cached(model_id, api_key))
+            try:
+                return ModelPackage.load(model_id, self.ensure_cached(model_id, api_key))
+            except ServeAppError as refetch:
+                raise ModelLoadError(
+                    f"{unusable.message}. The cached copy was moved to "
+                    f"{self._cache_dir / QUARANTINE_DIR}, and fetching it again failed: "
+                    f"{refetch.message}"
+                ) from refetch
 
     def _fetch(self, model_id: ModelId, target: Path, api_key: str | None) -> None:
         staging = self._cache_dir / STAGING_DIR / model_id.relative_path
-        errors: list[ServeAppError] = []
+        failures: list[tuple[WeightSource, ServeAppError]] = []
         try:
-            if self._fetch_from_sources(model_id, target, staging, api_key, errors):
+            if self._fetch_from_sources(model_id, target, staging, api_key, failures):
                 return
         except OSError as exc:
             if exc.errno not in _DISK_FULL:
@@ -139,9 +147,33 @@ class ModelStore:
             ) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        if errors:
-            raise errors[0]
-        raise ModelNotFoundError(f"Model {model_id} was not found in any weight source")
+        raise self._not_fetched(model_id, failures)
+
+    def _not_fetched(
+        self, model_id: ModelId, failures: list[tuple[WeightSource, ServeAppError]]
+    ) -> ServeAppError:
+        """Why no source gave ``model_id``: the first real failure, else a message that
+        says where it was looked for, so a mistyped id reads apart from a missing key."""
+        for _, error in failures:
+            if not isinstance(error, MissingApiKeyError):
+                return error
+        unasked = {source.name for source, _ in failures}
+        asked = self._places(model_id, unasked)
+        if not unasked:
+            return ModelNotFoundError(f"Model {model_id} is in none of {asked}")
+        return MissingApiKeyError(
+            f"Model {model_id} is in none of {asked}. Roboflow may have it, but asking it "
+            "needs an API key: send api_key or set ROBOFLOW_API_KEY on the server (or check "
+            "the model id, if the model should be local)"
+        )
+
+    def _places(self, model_id: ModelId, unasked: set[str]) -> str:
+        """The places ``model_id`` was looked for, in order, for a message."""
+        folders = [str(d / model_id.relative_path) for d in self._local_dirs]
+        folders.append(f"{self._cache_dir / model_id.relative_path} (MODEL_CACHE_DIR)")
+        places = ["the local folders " + ", ".join(folders)]
+        places += [s.where(model_id) for s in self._sources if s.name not in unasked]
+        return "; ".join(places)
 
     def _fetch_from_sources(
         self,
@@ -149,17 +181,17 @@ class ModelStore:
         target: Path,
         staging: Path,
         api_key: str | None,
-        errors: list[ServeAppError],
+        failures: list[tuple[WeightSource, ServeAppError]],
     ) -> bool:
         """Move the first source's verified package into ``target``; False when no
-        source had one (their failures are added to ``errors``)."""
+        source had one (their failures are added to ``failures``)."""
         for source in self._sources:
             try:
                 found = self._fetch_verified(source, model_id, staging, api_key)
             except ServeAppError as exc:
                 # A later source may still have the model; if none does, this says
                 # more than "not found".
-                errors.append(exc)
+                failures.append((source, exc))
                 continue
             if found:
                 shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover

@@ -5,35 +5,22 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support import box_of, jpeg_b64, match_count
-from tools.shapes import CLASS_NAMES, generate_scene
+from tests.support import box_of, match_count, scenes_through_http
+from tools.shapes import CLASS_NAMES
 
 MODEL_ID = "shapes-detection/1"
 SCENES = 80
-PER_REQUEST = 10
 
 
 def test_recall_and_precision_at_iou_half(client: httpx.Client) -> None:
     truths_total = predicted_total = matched_total = 0
-    for start in range(0, SCENES, PER_REQUEST):
-        scenes = [generate_scene(1_000_000 + i) for i in range(start, start + PER_REQUEST)]
-        body = {
-            "model_id": MODEL_ID,
-            "image": [{"type": "base64", "value": jpeg_b64(s.image)} for s in scenes],
-        }
-        r = client.post("/infer/object_detection", json=body)
-        assert r.status_code == 200, r.text
-        for scene, answer in zip(scenes, r.json(), strict=True):
-            assert answer["image"] == {
-                "width": scene.image.shape[1],
-                "height": scene.image.shape[0],
-            }
-            truths = [(o.class_id, tuple(o.box.tolist())) for o in scene.objects]
-            predicted = [(p["class_id"], box_of(p)) for p in answer["predictions"]]
-            assert all(CLASS_NAMES[p["class_id"]] == p["class"] for p in answer["predictions"])
-            truths_total += len(truths)
-            predicted_total += len(predicted)
-            matched_total += match_count(truths, predicted)
+    for scene, answer in scenes_through_http(client, "/infer/object_detection", MODEL_ID, SCENES):
+        truths = [(o.class_id, tuple(o.box.tolist())) for o in scene.objects]
+        predicted = [(p["class_id"], box_of(p)) for p in answer["predictions"]]
+        assert all(CLASS_NAMES[p["class_id"]] == p["class"] for p in answer["predictions"])
+        truths_total += len(truths)
+        predicted_total += len(predicted)
+        matched_total += match_count(truths, predicted)
     recall = matched_total / truths_total
     precision = matched_total / max(predicted_total, 1)
     print(

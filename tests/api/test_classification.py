@@ -1,8 +1,10 @@
 """/infer/classification against fixture models whose logits follow the mean colour.
 
-Class k of the fixture (red, green, blue) has logit GAIN × (mean of channel k − 0.5)
-(tools/fixtures/heads.py); the images are solid and the models stretch, so the means
-are the image's colour exactly and expected scores are computed here by hand.
+Class k of the fixture (red, green, blue) has logit GAIN × (mean of channel k − 0.5),
+the mean as the network sees it (tools/fixtures/heads.py): a YOLO classifier sees
+[0, 1], a ViT (x − 0.5) / 0.5 and a ResNet ImageNet-normalised values, as Roboflow's
+server feeds them. The images are solid and the models stretch, so the means are the
+image's colour exactly and expected scores are computed here by hand.
 """
 
 from __future__ import annotations
@@ -15,13 +17,19 @@ from tests.support import b64_image, solid_image
 from tools.fixtures.heads import CLASSIFICATION_CLASSES, CLASSIFICATION_GAIN
 
 ROUTE = "/infer/classification"
-SINGLE_LABEL = "fixture-classification/1"
-MULTI_LABEL = "fixture-classification/2"
+SINGLE_LABEL = "fixture-classification/1"  # YOLOv8
+MULTI_LABEL = "fixture-classification/2"  # ViT
+RESNET = "fixture-classification/3"  # single-label
 RGB = (255, 0, 128)
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+SYMMETRIC = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 
-def logits(rgb: tuple[int, int, int]) -> np.ndarray:
-    return CLASSIFICATION_GAIN * (np.array(rgb) / 255 - 0.5)
+def logits(
+    rgb: tuple[int, int, int], normalization: tuple[tuple[float, ...], ...] = ((0, 0, 0), (1, 1, 1))
+) -> np.ndarray:
+    mean, std = (np.array(v) for v in normalization)
+    return CLASSIFICATION_GAIN * ((np.array(rgb) / 255 - mean) / std - 0.5)
 
 
 def classify(client: httpx.Client, model_id: str, rgb: tuple[int, int, int], **params: object):
@@ -58,15 +66,29 @@ def test_single_label_names_its_top_class_even_below_the_threshold(client: httpx
     assert body["top"] == "green" and 0.9 < body["confidence"] < 1.0
 
 
-@pytest.mark.parametrize(("confidence", "predicted"), [(0.4, ["red", "blue"]), (0.6, ["red"])])
+@pytest.mark.parametrize(("confidence", "predicted"), [(0.4, ["red", "blue"]), (0.9, ["red"])])
 def test_multi_label_scores_every_class_by_its_own_sigmoid(
     client: httpx.Client, confidence: float, predicted: list[str]
 ) -> None:
-    body = classify(client, MULTI_LABEL, RGB, confidence=confidence)
-    sigmoid = 1 / (1 + np.exp(-logits(RGB)))
+    rgb = (255, 0, 200)  # blue scores 0.67 on a ViT's [-1, 1] scale, 0.15 on [0, 1]
+    body = classify(client, MULTI_LABEL, rgb, confidence=confidence)
+    sigmoid = 1 / (1 + np.exp(-logits(rgb, SYMMETRIC)))
     assert set(body["predictions"]) == set(CLASSIFICATION_CLASSES)
     for class_id, name in enumerate(CLASSIFICATION_CLASSES):
         assert body["predictions"][name]["class_id"] == class_id
         assert body["predictions"][name]["confidence"] == pytest.approx(sigmoid[class_id], abs=1e-3)
     assert body["predicted_classes"] == predicted
     assert "top" not in body
+
+
+def test_resnet_sees_imagenet_normalised_input(client: httpx.Client) -> None:
+    rgb = (90, 150, 120)
+    body = classify(client, RESNET, rgb, confidence=0.0)
+    exp = np.exp(logits(rgb, IMAGENET))
+    softmax = exp / exp.sum()
+    unnormalised = np.exp(logits(rgb)) / np.exp(logits(rgb)).sum()
+    assert body["top"] == "green"
+    assert body["confidence"] == pytest.approx(softmax[1], abs=1e-3)
+    assert abs(softmax[1] - unnormalised[1]) > 0.05, "the test must tell the two apart"
+    for p in body["predictions"]:
+        assert p["confidence"] == pytest.approx(softmax[p["class_id"]], abs=1e-3)

@@ -1,4 +1,5 @@
-"""/infer/object_detection on every detection layout besides YOLOv8's.
+"""/infer/object_detection on every YOLO detection layout besides YOLOv8's (RF-DETR has
+its own tests, tests/api/test_rfdetr.py).
 
 All fixtures report the same boxes (tools/fixtures/heads.py), each layout in its own
 encoding; version 1 of each is letterboxed, version 2 stretched.
@@ -13,7 +14,13 @@ from tests.support import LETTERBOXED, STRETCHED, Resized, b64_image, box_of, so
 from tools.fixtures.heads import BOXES, OBJECTNESS
 
 ROUTE = "/infer/object_detection"
-LAYOUTS = ["fixture-yolov5", "fixture-yolonas", "fixture-yolov10"]
+LAYOUTS = [
+    "fixture-yolov5",
+    "fixture-yolonas",
+    "fixture-yolov10",
+    "fixture-yolov9",
+    "fixture-yolo26",
+]
 
 
 def detect(client: httpx.Client, model_id: str, size: Resized, **params: object) -> list[dict]:
@@ -30,6 +37,8 @@ def detect(client: httpx.Client, model_id: str, size: Resized, **params: object)
         ("fixture-yolov5", OBJECTNESS, (0, 2)),  # score = objectness × class score
         ("fixture-yolonas", 1.0, (0, 2)),
         ("fixture-yolov10", 1.0, (0, 1, 2)),  # NMS-free: the overlapping box stays
+        ("fixture-yolov9", 1.0, (0, 2)),  # YOLOv8's layout
+        ("fixture-yolo26", 1.0, (0, 1, 2)),  # NMS-free, YOLOv10's layout
     ],
 )
 @pytest.mark.parametrize(("version", "size"), [("1", LETTERBOXED), ("2", STRETCHED)])

@@ -15,7 +15,14 @@ import numpy as np
 import pytest
 
 from serve_app.api.routes.legacy import RESERVED_SEGMENTS
-from tests.support import box_of, loopback_image_server, npy_b64, png_b64, solid_image
+from tests.support import (
+    box_of,
+    loopback_image_server,
+    npy_b64,
+    png_b64,
+    solid_image,
+    stable,
+)
 
 MODEL = "/fixture-yolov8/1"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -199,3 +206,84 @@ def test_every_two_segment_route_starts_with_a_reserved_segment(client: httpx.Cl
         segments = path.strip("/").split("/")
         if len(segments) >= 2 and not segments[0].startswith("{"):
             assert segments[0] in RESERVED_SEGMENTS, path
+
+
+@pytest.mark.parametrize(
+    ("model", "route"),
+    [
+        ("fixture-yolov8/1", "/infer/object_detection"),
+        ("fixture-yolov8-seg/1", "/infer/instance_segmentation"),
+        ("fixture-classification/1", "/infer/classification"),
+        ("fixture-yolov8-pose/1", "/infer/keypoints_detection"),
+    ],
+)
+def test_json_body_is_read_as_the_infer_request_of_the_models_task(
+    client: httpx.Client, model: str, route: str
+) -> None:
+    """The request of Roboflow's older docs: the body's options apply, as on /infer."""
+    options = {"confidence": 0.75, "iou_threshold": 0.5, "api_key": "any-key"}
+    body = {"image": {"type": "base64", "value": png_b64(IMAGE)}, **options}
+    r = client.post(f"/{model}", json=body)
+    assert r.status_code == 200, r.text
+    expected = client.post(route, json={**body, "model_id": model}).json()
+    assert stable(r.json()) == stable(expected)
+    if "classification" not in route:
+        # At confidence 0.75 the blue box (0.78) stays and a 0.4 threshold would add none.
+        assert {p["class"] for p in r.json()["predictions"]} == {"red-thing", "blue-thing"}
+
+
+def test_json_body_options_change_the_answer(client: httpx.Client) -> None:
+    image = {"type": "base64", "value": png_b64(IMAGE)}
+    loose = client.post(MODEL, json={"image": image, "iou_threshold": 0.7}).json()
+    strict = client.post(MODEL, json={"image": image, "confidence": 0.8}).json()
+    assert counts(loose) == {"red-thing": 2, "blue-thing": 1}
+    assert counts(strict) == {"red-thing": 1}
+
+
+def test_json_body_with_a_list_of_images_answers_a_list(client: httpx.Client) -> None:
+    image = {"type": "base64", "value": png_b64(IMAGE)}
+    r = client.post(MODEL, json={"image": [image, image]})
+    assert r.status_code == 200, r.text
+    assert [counts(answer) for answer in r.json()] == [{"red-thing": 1, "blue-thing": 1}] * 2
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "message_part"),
+    [
+        (b"{not json", 400, "not JSON"),
+        (b"[1, 2]", 400, "must be an object"),
+        (b'{"confidence": 0.5}', 422, "image"),
+        (b'{"image": {"type": "base64", "value": "x"}, "confidence": 7}', 422, "confidence"),
+    ],
+)
+def test_bad_json_bodies(
+    client: httpx.Client, content: bytes, status: int, message_part: str
+) -> None:
+    r = client.post(MODEL, content=content, headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    assert message_part in r.json()["message"]
+
+
+def test_format_image_draws_a_classification(client: httpx.Client) -> None:
+    r = client.post(
+        "/fixture-classification/1?format=image&stroke=4", content=png_b64(IMAGE), headers=FORM
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/jpeg"
+    drawn = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+    assert drawn.shape == IMAGE.shape
+    centre = drawn[100:220, 100:220].astype(int)
+    assert np.abs(centre - IMAGE[100:220, 100:220]).max() < 30, "the image itself is kept"
+    assert np.abs(drawn[:15, :60].astype(int) - IMAGE[:15, :60]).max() > 100, "a tag is drawn"
+    assert np.abs(drawn[-2:, 150].astype(int) - IMAGE[-2:, 150]).max() > 100, "and a frame"
+
+
+def test_model_ids_are_normalised_on_infer_as_on_model_routes(client: httpx.Client) -> None:
+    image = {"type": "base64", "value": png_b64(IMAGE)}
+    r = client.post(
+        "/infer/object_detection", json={"model_id": "/fixture-yolov10/1/", "image": image}
+    )
+    assert r.status_code == 200, r.text
+    loaded = [m["model_id"] for m in client.get("/model/registry").json()["models"]]
+    assert "fixture-yolov10/1" in loaded
+    assert not any(m.startswith("/") or m.endswith("/") for m in loaded)

@@ -127,3 +127,20 @@ def test_segmentation_alias_route_answers_the_same(client: httpx.Client) -> None
     a = client.post(ROUTE, json=body).json()["predictions"]
     b = client.post("/infer/segmentation", json=body).json()["predictions"]
     assert [p["points"] for p in a] == [p["points"] for p in b]
+
+
+def test_nms_free_yolo26_keeps_every_instance_with_its_mask_cut_to_its_box(
+    client: httpx.Client,
+) -> None:
+    m = Model("fixture-yolo26-seg/1", LETTERBOXED)
+    predictions = segment(client, m, mask_decode_mode="fast")
+    reds = sorted((p for p in predictions if p["class_id"] == 0), key=lambda p: p["x"])
+    (blue,) = [p for p in predictions if p["class_id"] == 1]
+    assert len(reds) == 2, "no NMS: the overlapping weaker box stays"
+    assert [p["confidence"] for p in reds] == pytest.approx([0.75, 0.675], abs=2e-3)
+    for prediction, box in zip(reds, BOXES[:2], strict=True):
+        assert box_of(prediction) == pytest.approx(m.size.box_to_original(box.xyxy), abs=0.02)
+        left = outline(m, prediction)[:, 0].min()
+        assert left == pytest.approx(max(RECTANGLE.x1, box.xyxy[0]), abs=PROTOTYPE_STRIDE)
+    radii = np.hypot(*(outline(m, blue) - [DISC.cx, DISC.cy]).T)
+    assert radii == pytest.approx(np.full_like(radii, DISC.radius), abs=PROTOTYPE_STRIDE)

@@ -46,9 +46,12 @@ TASKS = {
     ),
     "classification": TaskCase(
         "/infer/classification",
-        "fixture-classification/2",  # multi-label: red's own sigmoid
+        "fixture-classification/2",  # multi-label ViT: red's own sigmoid of [-1, 1] input
         lambda body: body["predictions"]["red"]["confidence"],
-        lambda v: 1 / (1 + np.exp(-CLASSIFICATION_GAIN * (v / 255 - 0.5))),
+        lambda v: 1 / (1 + np.exp(-CLASSIFICATION_GAIN * ((v / 255 - 0.5) / 0.5 - 0.5))),
+    ),
+    "keypoints_detection": TaskCase(
+        "/infer/keypoints_detection", "fixture-yolov8-pose/2", _best_red_thing, lambda v: v / 255
     ),
 }
 
@@ -118,6 +121,8 @@ def test_a_list_of_images_answers_a_list_in_order(
         ("/infer/object_detection", "fixture-yolov8-seg/1", "instance-segmentation"),
         ("/infer/object_detection", "fixture-classification/1", "classification"),
         ("/infer/segmentation", "fixture-classification/2", "classification"),
+        ("/infer/keypoints_detection", "fixture-yolov8/1", "object-detection"),
+        ("/infer/object_detection", "fixture-yolov8-pose/1", "keypoint-detection"),
     ],
 )
 def test_a_model_of_another_task_is_a_400(

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import pytest
 
+from serve_app.core.families import model_family
 from serve_app.core.ids import ModelId, Task
 from serve_app.core.spec import ModelSpec
 from serve_app.decoders.classification import decode_classification
-from serve_app.decoders.registry import decoder_for, model_family
+from serve_app.decoders.nms_free import (
+    decode_nms_free_detection,
+    decode_nms_free_keypoints,
+    decode_nms_free_segmentation,
+)
+from serve_app.decoders.registry import decoder_for
+from serve_app.decoders.rfdetr import decode_rfdetr_detection, decode_rfdetr_segmentation
 from serve_app.decoders.yolo_nas import decode_yolo_nas_detection
 from serve_app.decoders.yolov5 import decode_yolov5_detection, decode_yolov5_segmentation
-from serve_app.decoders.yolov8 import decode_yolov8_detection, decode_yolov8_segmentation
-from serve_app.decoders.yolov10 import decode_yolov10_detection
+from serve_app.decoders.yolov8 import (
+    decode_yolov8_detection,
+    decode_yolov8_keypoints,
+    decode_yolov8_segmentation,
+)
 from serve_app.errors import ModelLoadError
 
 
@@ -31,8 +41,17 @@ from serve_app.errors import ModelLoadError
         ("yolo_nas_s", "yolo_nas"),
         ("yolo-nas-m", "yolo_nas"),
         ("yolonas", "yolo_nas"),
+        ("yolov9", "yolov9"),
+        ("yolo26n", "yolov26"),
+        ("yolo26s-seg", "yolov26"),
+        ("yolo26m-pose", "yolov26"),
+        ("yolov8n-pose", "yolov8"),
+        ("rfdetr-base", "rfdetr"),
+        ("rfdetr-seg-small", "rfdetr"),
+        ("rfdetr-nas", "rfdetr"),
         ("vit", "vit"),
-        ("resnet50-cls", "resnet50"),
+        ("resnet50-cls", "resnet"),
+        ("resnet18", "resnet"),
     ],
 )
 def test_model_family(model_type: str, family: str) -> None:
@@ -52,6 +71,7 @@ def package(task: Task, model_type: str) -> ModelSpec:
 
 
 D, S, C = Task.OBJECT_DETECTION, Task.INSTANCE_SEGMENTATION, Task.CLASSIFICATION
+K = Task.KEYPOINT_DETECTION
 
 
 @pytest.mark.parametrize(
@@ -61,7 +81,16 @@ D, S, C = Task.OBJECT_DETECTION, Task.INSTANCE_SEGMENTATION, Task.CLASSIFICATION
         (D, "yolo11n", decode_yolov8_detection),
         (D, "yolov12s", decode_yolov8_detection),
         (D, "yolov5s", decode_yolov5_detection),
-        (D, "yolov10n", decode_yolov10_detection),
+        (D, "yolov10n", decode_nms_free_detection),
+        (D, "yolov9", decode_yolov8_detection),
+        (D, "yolo26n", decode_nms_free_detection),
+        (D, "rfdetr-base", decode_rfdetr_detection),
+        (D, "rfdetr-nano", decode_rfdetr_detection),
+        (S, "yolo26n-seg", decode_nms_free_segmentation),
+        (S, "rfdetr-seg-preview", decode_rfdetr_segmentation),
+        (K, "yolov8n-pose", decode_yolov8_keypoints),
+        (K, "yolo11s-pose", decode_yolov8_keypoints),
+        (K, "yolo26n-pose", decode_nms_free_keypoints),
         (D, "yolo_nas_l", decode_yolo_nas_detection),
         (S, "yolov8n-seg", decode_yolov8_segmentation),
         (S, "yolo11n-seg", decode_yolov8_segmentation),
@@ -69,6 +98,7 @@ D, S, C = Task.OBJECT_DETECTION, Task.INSTANCE_SEGMENTATION, Task.CLASSIFICATION
         (S, "yolov7-seg", decode_yolov5_segmentation),
         (C, "yolov8n-cls", decode_classification),
         (C, "vit", decode_classification),
+        (C, "resnet50", decode_classification),
     ],
 )
 def test_task_and_type_choose_the_decoder(task: Task, model_type: str, decoder: object) -> None:
@@ -77,7 +107,7 @@ def test_task_and_type_choose_the_decoder(task: Task, model_type: str, decoder: 
 
 @pytest.mark.parametrize(
     ("task", "model_type"),
-    [(D, "rfdetr-base"), (S, "yolov10n"), (S, "yolo_nas_s"), (D, "")],
+    [(D, "yolact"), (S, "yolov10n"), (S, "yolo_nas_s"), (K, "yolov5s"), (D, "")],
 )
 def test_unknown_combinations_fail_at_load_with_a_clear_message(
     task: Task, model_type: str

@@ -139,3 +139,33 @@ def test_points_are_clipped_to_the_region_the_network_saw(
 ) -> None:
     mapped = frame.points_to_original(np.array([point_in], np.float32))
     np.testing.assert_allclose(mapped[0], point_out)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "content", "scale", "pad"),
+    [
+        # 320 / (639 / 539) = 269.9 rows, truncated to 269 and placed from row 25; the
+        # way back (Roboflow's) scales by 320 / 639 and pads by (320 - round(269.9)) / 2.
+        (639, 539, (0, 25, 320, 269), 320 / 639, (0.0, 25.0)),
+        # 149 rows exactly: the pad of half the odd margin is 85.5 on the way back.
+        (640, 298, (0, 85, 320, 149), 0.5, (0.0, 85.5)),
+        # Taller than wide: 149.8 columns truncated to 149 from column 85; back, the
+        # rounded 150 leaves a pad of 85.
+        (300, 641, (85, 0, 149, 320), 320 / 641, (85.0, 0.0)),
+    ],
+)
+def test_fit_rounds_as_roboflow_does(
+    width: int,
+    height: int,
+    content: tuple[int, int, int, int],
+    scale: float,
+    pad: tuple[float, float],
+) -> None:
+    pixels, frame = resize_to_input(
+        np.full((height, width, 3), 7, np.uint8), 320, 320, ResizeMode.FIT_BLACK
+    )
+    left, top, new_w, new_h = content
+    assert (pixels[top : top + new_h, left : left + new_w] == 7).all()
+    assert (pixels == 7).sum() == new_w * new_h * 3, "the image fills exactly that region"
+    assert (frame.scale_x, frame.scale_y) == pytest.approx((scale, scale))
+    assert (frame.pad_x, frame.pad_y) == pad

@@ -114,6 +114,9 @@ class FakeRoboflow:
             "modelType": model_type["modelType"],
             "colors": {name: "#FF0000" for name in model.classes},
         }
+        keypoints = model.package / "keypoints_metadata.json"
+        if keypoints.exists():
+            ort["keypoints_metadata"] = json.loads(keypoints.read_text())
         _send_json(request, 200, {"ort": ort})
 
     def _file(self, request: BaseHTTPRequestHandler, model_id: str, name: str) -> None:

@@ -9,8 +9,17 @@ from pathlib import Path
 import pytest
 
 from serve_app.core.frames import ResizeMode
-from serve_app.core.ids import ModelId
-from serve_app.core.spec import ContrastType, CropBox, PreprocessingSpec, ResizeSpec
+from serve_app.core.ids import ModelId, Task
+from serve_app.core.spec import (
+    IMAGENET,
+    SYMMETRIC,
+    UNNORMALIZED,
+    ContrastType,
+    CropBox,
+    InputNormalization,
+    PreprocessingSpec,
+    ResizeSpec,
+)
 from serve_app.errors import ModelLoadError
 from serve_app.weights.package import ModelPackage, parse_preprocessing
 from tools.fixtures.packages import fixtures, write_package
@@ -62,4 +71,110 @@ def test_a_malformed_step_fails_the_load_and_names_the_model(tmp_path: Path) -> 
     environment["PREPROCESSING"] = json.dumps({"contrast": {"enabled": True, "type": "Sharpen"}})
     (folder / "environment.json").write_text(json.dumps(environment))
     with pytest.raises(ModelLoadError, match="unit/1"):
+        ModelPackage.load(ModelId("unit", "1"), folder)
+
+
+def _package(tmp_path: Path, fixture_id: str = "fixture-yolov8/1") -> Path:
+    return write_package(tmp_path / "unit" / "1", fixtures()[fixture_id])
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        # As Roboflow's server writes its cache.
+        {
+            "project_task_type": "instance-segmentation",
+            "model_type": "yolov8n-seg",
+            "model_id": "x",
+        },
+        # As the Roboflow API (and earlier versions of this server) name the fields.
+        {"type": "instance-segmentation", "modelType": "yolov8n-seg"},
+    ],
+)
+def test_model_type_is_read_in_either_spelling(tmp_path: Path, declared: dict) -> None:
+    folder = _package(tmp_path, "fixture-yolov8-seg/1")
+    (folder / "model_type.json").write_text(json.dumps(declared))
+    spec = ModelPackage.load(ModelId("unit", "1"), folder).spec
+    assert (spec.task, spec.model_type) == (Task.INSTANCE_SEGMENTATION, "yolov8n-seg")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "model_type.json is missing"),
+        ("{not json", "model_type.json is not readable JSON"),
+        ('["object-detection"]', "model_type.json must hold a JSON object"),
+        ('{"model_type": "yolov8n"}', "model_type.json has no 'project_task_type' or 'type'"),
+        ('{"project_task_type": "object-detection"}', "has no 'model_type' or 'modelType'"),
+        (
+            '{"project_task_type": "semantic-segmentation", "model_type": "deeplabv3plus"}',
+            "names task 'semantic-segmentation', which this server does not serve",
+        ),
+    ],
+)
+def test_a_task_that_cannot_be_told_is_an_error_naming_the_file(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    folder = _package(tmp_path)
+    if content is None:
+        (folder / "model_type.json").unlink()
+    else:
+        (folder / "model_type.json").write_text(content)
+    with pytest.raises(ModelLoadError, match="unit/1") as error:
+        ModelPackage.load(ModelId("unit", "1"), folder)
+    assert message in str(error.value)
+    assert str(folder / "model_type.json") in str(error.value)
+
+
+def test_roboflow_servers_best_onnx_is_the_network_where_weights_onnx_is_absent(
+    tmp_path: Path,
+) -> None:
+    folder = _package(tmp_path, "fixture-classification/2")
+    (folder / "weights.onnx").rename(folder / "best.onnx")
+    package = ModelPackage.load(ModelId("unit", "1"), folder)
+    assert package.weights_path == folder / "best.onnx"
+    (folder / "best.onnx").unlink()
+    with pytest.raises(ModelLoadError, match="no network file"):
+        ModelPackage.load(ModelId("unit", "1"), folder)
+
+
+@pytest.mark.parametrize(
+    ("fixture_id", "normalization"),
+    [
+        ("fixture-yolov8/1", UNNORMALIZED),
+        ("fixture-classification/1", UNNORMALIZED),  # YOLOv8 classifier: [0, 1]
+        ("fixture-classification/2", SYMMETRIC),  # ViT
+        ("fixture-classification/3", IMAGENET),  # ResNet
+        ("fixture-rfdetr/1", IMAGENET),
+        ("fixture-rfdetr-seg/1", IMAGENET),
+    ],
+)
+def test_each_family_gets_the_input_normalisation_roboflow_gives_it(
+    tmp_path: Path, fixture_id: str, normalization: InputNormalization
+) -> None:
+    spec = ModelPackage.load(ModelId("unit", "1"), _package(tmp_path, fixture_id)).spec
+    assert spec.normalization == normalization
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        (None, "keypoints_metadata.json is missing"),
+        ('[{"object_class_id": 0}]', "keypoints_metadata.json is malformed"),
+        ('[{"object_class_id": 0, "keypoints": {"0": "a", "2": "c"}}]', "must run 0, 1, 2"),
+    ],
+)
+def test_a_keypoint_model_must_name_its_keypoints(
+    tmp_path: Path, metadata: str | None, message: str
+) -> None:
+    folder = _package(tmp_path, "fixture-yolov8-pose/1")
+    assert ModelPackage.load(ModelId("unit", "1"), folder).spec.keypoint_names == (
+        ("left", "right", "top"),
+        ("front", "back"),
+    )
+    if metadata is None:
+        (folder / "keypoints_metadata.json").unlink()
+    else:
+        (folder / "keypoints_metadata.json").write_text(metadata)
+    with pytest.raises(ModelLoadError, match=message):
         ModelPackage.load(ModelId("unit", "1"), folder)

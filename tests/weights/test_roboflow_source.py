@@ -57,14 +57,28 @@ def test_fetch_follows_the_ort_contract_and_writes_a_whole_package(
         "dynamic": "true",
     }
     assert (dest / "weights.onnx").read_bytes() == (source_package / "weights.onnx").read_bytes()
+    # Written as Roboflow's server writes its cache, so either server can read it.
     assert json.loads((dest / "model_type.json").read_text()) == {
-        "type": "object-detection",
-        "modelType": "yolov8n",
+        "project_task_type": "object-detection",
+        "model_type": "yolov8n",
+        "model_id": "rf-contract/3",
     }
     package = ModelPackage.load(ModelId.parse("rf-contract/3"), dest)
     # class_names.txt, from the API's list, wins over the environment's CLASS_MAP.
     assert package.spec.class_names == ("alpha", "beta")
     assert package.spec.colors == {"alpha": "#FF0000", "beta": "#FF0000"}
+
+
+def test_keypoint_names_from_the_api_are_cached_with_the_package(
+    fake_roboflow: FakeRoboflow, fixture_models_dir: Path, tmp_path: Path
+) -> None:
+    pose = fixture_models_dir / "fixture-yolov8-pose" / "1"
+    fake_roboflow.add("rf-pose/1", pose, ("red-thing", "blue-thing"))
+    dest = tmp_path / "package"
+    assert fetch_into(roboflow(fake_roboflow.url), "rf-pose/1", dest, GOOD_KEY)
+    package = ModelPackage.load(ModelId.parse("rf-pose/1"), dest)
+    assert package.spec.task.value == "keypoint-detection"
+    assert package.spec.keypoint_names == (("left", "right", "top"), ("front", "back"))
 
 
 @pytest.mark.parametrize(

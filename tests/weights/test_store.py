@@ -15,6 +15,7 @@ from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import (
     IncompleteDownloadError,
+    MissingApiKeyError,
     ModelLoadError,
     ModelNotFoundError,
     ServeAppError,
@@ -37,6 +38,9 @@ class CountingSource:
         self._delay_s = delay_s
         self._guard = threading.Lock()
         self.fetches = 0
+
+    def where(self, model_id: ModelId) -> str:
+        return f"the counting source {self._root / model_id.relative_path}"
 
     def fetch(self, model_id: ModelId, dest: Path, api_key: str | None) -> bool:
         with self._guard:
@@ -216,3 +220,44 @@ def test_local_folders_are_read_in_place_and_never_go_stale(
     # Without "local" among the sources, the folder is not consulted at all.
     with pytest.raises(ModelNotFoundError):
         ModelStore.from_settings(settings.model_copy(update={"weight_sources": []})).package(MODEL)
+
+
+def test_a_model_in_no_source_is_a_404_naming_every_place_asked(
+    tmp_path: Path, cache: Path
+) -> None:
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    store = ModelStore(cache, [CountingSource(remote)], local_dirs=[local])
+    with pytest.raises(ModelNotFoundError) as error:
+        store.package("no-such-model/7")
+    message = str(error.value)
+    for place in (local, cache, remote):
+        assert str(place / "no-such-model" / "7") in message, message
+
+
+def test_a_missing_key_is_a_401_only_where_the_rest_lack_the_model_and_says_so(
+    tmp_path: Path, source_root: Path, cache: Path
+) -> None:
+    needs_key = CountingSource(tmp_path / "roboflow", error=MissingApiKeyError("needs a key"))
+    store = ModelStore(cache, [CountingSource(tmp_path / "s3"), needs_key])
+    with pytest.raises(MissingApiKeyError) as error:
+        store.package("mistyped-model/1")
+    message = str(error.value)
+    assert str(tmp_path / "s3" / "mistyped-model" / "1") in message
+    assert "roboflow" not in message.split(". ")[0], "Roboflow was not asked"
+    assert "needs an API key" in message and "check the model id" in message
+    # A source that has the model answers before the keyless one is ever a reason.
+    store = ModelStore(cache, [CountingSource(source_root), needs_key])
+    assert store.package(MODEL).spec.model_id == ModelId.parse(MODEL)
+
+
+def test_an_unusable_package_cached_by_another_server_keeps_its_reason(
+    source_root: Path, cache: Path
+) -> None:
+    shutil.copytree(source_root / MODEL, cache / MODEL)
+    (cache / MODEL / "model_type.json").unlink()  # a task nobody can tell
+    with pytest.raises(ModelLoadError) as error:
+        ModelStore(cache, []).package(MODEL)
+    message = str(error.value)
+    assert f"{cache / MODEL / 'model_type.json'} is missing" in message
+    assert "fetching it again failed" in message
+    assert (cache / QUARANTINE_DIR / MODEL / "weights.onnx").is_file()

@@ -4,8 +4,10 @@ task is refused with a 400 by the preprocessing stage."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import GenericAlias
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
@@ -13,8 +15,8 @@ from fastapi.responses import Response
 from serve_app.api.caller import Caller, CallerDep
 from serve_app.api.dispatch import RequestDispatcher, get_dispatcher
 from serve_app.api.request_options import (
-    box_options,
     image_payloads,
+    inference_params,
     preprocess_options,
     visualization_style,
 )
@@ -25,95 +27,124 @@ from serve_app.api.schemas import (
     ClassificationResponse,
     InstanceSegmentationRequest,
     InstanceSegmentationResponse,
+    KeypointsDetectionRequest,
+    KeypointsDetectionResponse,
     MultiLabelClassificationResponse,
     ObjectDetectionRequest,
     ObjectDetectionResponse,
 )
 from serve_app.core.ids import Task
-from serve_app.core.requests import InferenceParams, InferenceRequest, VisualizationStyle
+from serve_app.core.requests import InferenceRequest
 
 router = APIRouter(tags=["inference"])
 Dispatcher = Annotated[RequestDispatcher, Depends(get_dispatcher)]
-F = TypeVar("F", bound=Callable[..., Any])
+Endpoint = Callable[..., Awaitable[Response]]
 
 
-def _task_route(path: str, response: Any, **options: Any) -> Callable[[F], F]:
-    """``router.post`` for a task: one response, or a list of them for a list of images."""
-    return router.post(
-        path,
-        response_model=response | list[response],
-        response_model_by_alias=True,
-        response_model_exclude_none=True,
-        **options,
-    )
+@dataclass(frozen=True)
+class TaskRoute:
+    """One ``/infer/{task}`` endpoint: the task it asks for and its wire types."""
+
+    path: str
+    task: Task
+    request: type[BaseInferenceRequest]
+    response: Any
+    summary: str
+    aliases: tuple[str, ...] = ()
+    """Further paths that answer the same, left out of the API docs."""
 
 
-@_task_route(
-    "/infer/object_detection",
-    ObjectDetectionResponse,
-    summary="Detect objects in one image or a list of images",
+TASK_ROUTES = (
+    TaskRoute(
+        "/infer/object_detection",
+        Task.OBJECT_DETECTION,
+        ObjectDetectionRequest,
+        ObjectDetectionResponse,
+        "Detect objects in one image or a list of images",
+    ),
+    TaskRoute(
+        "/infer/instance_segmentation",
+        Task.INSTANCE_SEGMENTATION,
+        InstanceSegmentationRequest,
+        InstanceSegmentationResponse,
+        "Segment object instances (boxes and outlines) in one image or a list of images",
+        aliases=("/infer/segmentation",),  # the name some Roboflow clients use
+    ),
+    TaskRoute(
+        "/infer/keypoints_detection",
+        Task.KEYPOINT_DETECTION,
+        KeypointsDetectionRequest,
+        KeypointsDetectionResponse,
+        "Detect objects and their keypoints in one image or a list of images",
+    ),
+    TaskRoute(
+        "/infer/classification",
+        Task.CLASSIFICATION,
+        ClassificationRequest,
+        ClassificationResponse | MultiLabelClassificationResponse,
+        "Classify one image or a list of images (single- or multi-label models)",
+    ),
 )
-async def infer_object_detection(
-    request: ObjectDetectionRequest, dispatcher: Dispatcher, caller: CallerDep
-) -> Response:
-    params = InferenceParams(**box_options(request))
-    style = visualization_style(request)
-    return await _infer(request, Task.OBJECT_DETECTION, params, dispatcher, caller, style)
 
 
-@_task_route(
-    "/infer/instance_segmentation",
-    InstanceSegmentationResponse,
-    summary="Segment object instances (boxes and outlines) in one image or a list of images",
-)
-@_task_route(  # the name some Roboflow clients use
-    "/infer/segmentation", InstanceSegmentationResponse, include_in_schema=False
-)
-async def infer_instance_segmentation(
-    request: InstanceSegmentationRequest, dispatcher: Dispatcher, caller: CallerDep
-) -> Response:
-    params = InferenceParams(
-        **box_options(request),
-        mask_decode_mode=request.mask_decode_mode,
-        tradeoff_factor=request.tradeoff_factor,
-    )
-    style = visualization_style(request)
-    return await _infer(request, Task.INSTANCE_SEGMENTATION, params, dispatcher, caller, style)
+def _endpoint(route: TaskRoute) -> Endpoint:
+    """The handler of ``route``: its request, answered by a model of its task."""
+
+    async def endpoint(
+        request: BaseInferenceRequest, dispatcher: Dispatcher, caller: CallerDep
+    ) -> Response:
+        return await answer_request(request, route.task, dispatcher, caller)
+
+    # FastAPI reads the body's schema from the annotation: the route's own request type.
+    endpoint.__annotations__["request"] = route.request
+    endpoint.__name__ = "infer_" + route.path.rsplit("/", 1)[-1]
+    return endpoint
 
 
-@_task_route(
-    "/infer/classification",
-    ClassificationResponse | MultiLabelClassificationResponse,
-    summary="Classify one image or a list of images (single- or multi-label models)",
-)
-async def infer_classification(
-    request: ClassificationRequest, dispatcher: Dispatcher, caller: CallerDep
-) -> Response:
-    params = InferenceParams(confidence=request.confidence)
-    return await _infer(request, Task.CLASSIFICATION, params, dispatcher, caller)
+def _add_task_routes() -> None:
+    """Each task's endpoint answers one response, or a list of them for a list of images
+    (``response_model`` documents the shape; :func:`answer_request` writes the body)."""
+    for route in TASK_ROUTES:
+        endpoint = _endpoint(route)
+        for path in (route.path, *route.aliases):
+            router.post(
+                path,
+                response_model=route.response | GenericAlias(list, (route.response,)),
+                response_model_by_alias=True,
+                response_model_exclude_none=True,
+                summary=route.summary,
+                include_in_schema=path == route.path,
+            )(endpoint)
 
 
-async def _infer(
+async def answer_request(
     request: BaseInferenceRequest,
-    task: Task,
-    params: InferenceParams,
+    task: Task | None,
     dispatcher: RequestDispatcher,
     caller: Caller,
-    style: VisualizationStyle | None = None,
+    model_id: str | None = None,
 ) -> Response:
     """Every image of ``request`` as one request to the stages: one response, or a
-    list for a list (``response_model`` documents the shape; the body is written here)."""
+    list for a list (``response_model`` documents the shape; the body is written here).
+
+    ``task`` None serves the model's own task; ``model_id`` replaces the request's.
+    """
     start = time.perf_counter()
     images = image_payloads(request.image)
-    admitted = caller.admit_inference(request.model_id, len(images), request.api_key)
+    admitted = caller.admit_inference(
+        model_id or str(request.model_id), len(images), request.api_key
+    )
     inference = InferenceRequest(
         images=images,
-        params=params,
+        params=inference_params(request),
         options=preprocess_options(request),
-        visualization=style,
+        visualization=visualization_style(request),
         request_id=admitted.request_id,
     )
     result = await dispatcher.infer(admitted.model_id, task, inference, admitted.weights_key)
     elapsed = time.perf_counter() - start
     responses = [task_response(result.task, image, elapsed) for image in result.images]
     return json_response(responses if isinstance(request.image, list) else responses[0])
+
+
+_add_task_routes()

@@ -2,7 +2,9 @@
 
 Options come in the query string; the image is the body (base64 text, as the classic
 clients post it form-encoded; or a NumPy array), a multipart part named ``file``, or a
-URL in ``image=``. The route serves whatever task the model was trained for and
+URL in ``image=``. A JSON body (``Content-Type: application/json``) is instead read as
+the ``/infer/{task}`` request of the model's task, options included, as Roboflow's
+older docs post it. The route serves whatever task the model was trained for and
 answers in that task's response shape.
 
 It catches every two-segment path, so it is included last and its first segment may
@@ -17,7 +19,9 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import ValidationError
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 
@@ -25,7 +29,8 @@ from serve_app.api.caller import Admitted, CallerDep
 from serve_app.api.dispatch import RequestDispatcher, get_dispatcher
 from serve_app.api.request_options import preprocess_options
 from serve_app.api.responses import json_response, task_response
-from serve_app.api.schemas import LegacyInferenceQuery
+from serve_app.api.routes.inference import answer_request
+from serve_app.api.schemas import ClassicJsonRequest, LegacyInferenceQuery
 from serve_app.core.requests import (
     ImagePayload,
     ImageType,
@@ -33,7 +38,7 @@ from serve_app.core.requests import (
     InferenceRequest,
     VisualizationStyle,
 )
-from serve_app.errors import InvalidImageError
+from serve_app.errors import InvalidImageError, InvalidRequestError
 
 DOCS_ASSETS_SEGMENT = "docs-assets"
 """Where /docs and /redoc load Swagger UI and ReDoc from (see ``api/ingress.py``)."""
@@ -89,8 +94,13 @@ async def legacy_infer_post(
     dispatcher: Dispatcher,
     caller: CallerDep,
 ) -> Response:
+    model_id = f"{dataset_id}/{version_id}"
+    if _media_type(request) == "application/json" and not query.image:
+        # The older docs' style: the body is the /infer request (its key may be inside).
+        body = await _json_request(request, model_id)
+        return await answer_request(body, None, dispatcher, caller, model_id)
     start = time.perf_counter()
-    admitted = caller.admit_inference(f"{dataset_id}/{version_id}", 1, None)
+    admitted = caller.admit_inference(model_id, 1, None)
     payload = _url_payload(query) or await _body_payload(request, query)
     return await _infer(admitted, payload, query, dispatcher, start)
 
@@ -133,6 +143,7 @@ async def _infer(
             confidence=max(_as_fraction(query.confidence), _MIN_CONFIDENCE),
             iou_threshold=_as_fraction(query.overlap),
             max_detections=query.max_detections,
+            keypoint_confidence=query.keypoint_confidence,
         ),
         options=preprocess_options(query),
         visualization=VisualizationStyle(labels=query.labels, stroke_width=query.stroke)
@@ -150,6 +161,24 @@ async def _infer(
 def _as_fraction(value: float) -> float:
     """Classic clients send percentages (40 for 0.4); values below 1 are fractions."""
     return value / 100 if value >= 1 else value
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _json_request(request: Request, model_id: str) -> ClassicJsonRequest:
+    """The JSON body as the request of ``model_id``'s task; the path names the model."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InvalidRequestError("The body is sent as application/json but is not JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidRequestError("A JSON body must be an object, as /infer/{task} takes it")
+    try:
+        return ClassicJsonRequest.model_validate({**body, "model_id": model_id})
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
 
 
 def _url_payload(query: LegacyInferenceQuery) -> ImagePayload | None:
