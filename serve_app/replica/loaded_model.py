@@ -3,37 +3,65 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from serve_app.config import EngineConfig
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
 from serve_app.core.spec import ModelSpec
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.registry import AnyDecoder, decoder_for
-from serve_app.engines import Engine, create_engine
-from serve_app.weights import ModelPackage
+from serve_app.engines import DeviceEngine, Engine, EngineOptions
+from serve_app.replica.engine_switch import EngineSwitch
+from serve_app.weights.package import ModelPackage
+
+if TYPE_CHECKING:
+    from serve_app.weights.engine_store import EngineStore
 
 
 @dataclass
 class LoadedModel:
     spec: ModelSpec
-    engine: Engine
+    engines: EngineSwitch
     decoder: AnyDecoder
     head: ModelHead
 
     @classmethod
-    def load(cls, package: ModelPackage, engine_config: EngineConfig) -> LoadedModel:
+    def load(
+        cls,
+        package: ModelPackage,
+        options: EngineOptions,
+        store: EngineStore | None = None,
+    ) -> LoadedModel:
+        """The model on an engine that serves now; :meth:`EngineSwitch.start` builds
+        the optimised one, where the backend has one."""
+        from serve_app.engines.factory import create_engine, optimised_build
+        from serve_app.engines.selection import select_engine
+
         decoder = decoder_for(package.spec)  # fails fast, before the weights are loaded
-        engine = create_engine(engine_config, package)
-        return cls(package.spec, engine, decoder, ModelHead.from_spec(package.spec))
+        selection = select_engine(options)
+        engine = create_engine(options, package, selection)
+        # A network torch cannot convert has no traced form; TensorRT parses it itself.
+        converted = isinstance(engine, DeviceEngine)
+        build = None
+        if converted or selection.backend == "tensorrt":
+            build = optimised_build(options, package, selection, store)
+        switch = EngineSwitch(engine, build, store, selection.fallback)
+        return cls(package.spec, switch, decoder, ModelHead.from_spec(package.spec))
+
+    @property
+    def engine(self) -> Engine:
+        """The engine serving now."""
+        return self.engines.live
 
     def run_batch(self, batch: ImageBatch) -> list[Prediction]:
         """One forward pass over the batch, then per-image decoding.
 
         Every image is for this model, hence for its task: the preprocessing stage
-        refused requests of any other task.
+        refused requests of any other task. The engine is read once, so an engine
+        swapped in meanwhile serves from the next batch on.
         """
-        outputs = self.engine.infer(batch.pixels)
+        engine = self.engines.live
+        outputs = engine.infer(batch.pixels)
         return [
             self.decoder([output[i] for output in outputs], frame, params, self.head)
             for i, (frame, params) in enumerate(zip(batch.frames, batch.params, strict=True))
