@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
 from serve_app.core.spec import ModelSpec
@@ -61,7 +63,26 @@ class LoadedModel:
         swapped in meanwhile serves from the next batch on.
         """
         engine = self.engines.live
-        outputs = engine.infer(batch.pixels)
+        if isinstance(engine, DeviceEngine):
+            return self._run_on_device(engine, batch)
+        return self._decode_on_host(engine.infer(batch.pixels), batch)
+
+    def _run_on_device(self, engine: DeviceEngine, batch: ImageBatch) -> list[Prediction]:
+        """The GPU data path: the batch crosses to the device once, as uint8; the
+        outputs are decoded there where the head has a device reader."""
+        import torch
+
+        from serve_app.device.decoding import device_decoder_for
+        from serve_app.engines.torch_engine import images_to_device
+
+        outputs = engine.forward(images_to_device(batch.pixels, torch.device(engine.device)))
+        decoder = device_decoder_for(self.spec)
+        if decoder is not None and decoder.fits(outputs, self.head):
+            with torch.inference_mode():
+                return list(decoder(outputs, batch.frames, batch.params, self.head))
+        return self._decode_on_host([o.cpu().numpy() for o in outputs], batch)
+
+    def _decode_on_host(self, outputs: list[np.ndarray], batch: ImageBatch) -> list[Prediction]:
         return [
             self.decoder([output[i] for output in outputs], frame, params, self.head)
             for i, (frame, params) in enumerate(zip(batch.frames, batch.params, strict=True))
