@@ -67,7 +67,11 @@ def test_device_selection_matches_numpy(params: InferenceParams, seed: int) -> N
     xyxy, scores, class_id = _candidates(seed)
     want = select_detections(xyxy, scores, class_id, params, CLASSES)
     got = select_on_device(
-        torch.from_numpy(xyxy), torch.from_numpy(scores), torch.from_numpy(class_id), params, CLASSES
+        torch.from_numpy(xyxy),
+        torch.from_numpy(scores),
+        torch.from_numpy(class_id),
+        params,
+        CLASSES,
     )
     assert got.numpy().tolist() == want.tolist()
 

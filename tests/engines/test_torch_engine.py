@@ -105,7 +105,10 @@ def test_cuda_engine_answers_as_onnx_runtime(precision: str, cuda_graphs: bool) 
         pytest.skip("needs a CUDA device")
     package = bundled_package("shapes-detection/1")
     options = EngineOptions(
-        backend="torch", precision=precision, cuda_graphs=cuda_graphs, max_batch_size=8  # type: ignore[arg-type]
+        backend="torch",
+        precision=precision,
+        cuda_graphs=cuda_graphs,
+        max_batch_size=8,  # type: ignore[arg-type]
     )
     selection = select_engine(options)
     build = optimised_build(options, package, selection)
