@@ -21,6 +21,7 @@ def small_app(
     composition: Composition = "split",
     preprocessing_replicas: int = 1,
     model_replicas: int = 1,
+    engine: dict[str, object] | None = None,
 ) -> AppConfig:
     def deployment(replicas: int) -> dict[str, object]:
         return {"num_replicas": replicas, "num_cpus": 0.05}
@@ -31,6 +32,7 @@ def small_app(
             "ingress": deployment(1),
             "preprocessing": deployment(preprocessing_replicas),
             "model": deployment(model_replicas),
+            "engine": engine or {},
             "settings": settings,
         }
     )
