@@ -88,17 +88,21 @@ class TorchEngine(DeviceEngine):
         self.name = name
         self.setup = setup
         self.device = str(setup.device)
-        by_bucket = dict(programs) if isinstance(programs, Mapping) else None
-        self._buckets = tuple(sorted(by_bucket)) if by_bucket else tuple(buckets or ())
-        self._program_for: Callable[[int], Program] = (
-            by_bucket.__getitem__ if by_bucket else (lambda _size, p=programs: p)  # type: ignore[misc]
-        )
+        if isinstance(programs, Mapping):
+            self._by_bucket, self._any_size = dict(programs), None
+            self._buckets = tuple(sorted(programs))
+        else:
+            self._by_bucket, self._any_size = {}, programs
+            self._buckets = tuple(buckets or ())
         self._graphs: dict[int, _CapturedGraph] = {}
         self._graph_lock = threading.Lock()
 
     @property
     def buckets(self) -> tuple[int, ...]:
         return self._buckets
+
+    def _program_for(self, size: int) -> Program:
+        return self._any_size if self._any_size is not None else self._by_bucket[size]
 
     def infer(self, images: np.ndarray) -> list[np.ndarray]:
         outputs = self.forward(images_to_device(images, self.setup.device))
@@ -110,7 +114,7 @@ class TorchEngine(DeviceEngine):
         if self.setup.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         if not self._buckets:
-            return [o.float() for o in as_outputs(self._program_for(0)(x))]
+            return [o.float() for o in as_outputs(self._program_for(len(x))(x))]
         return run_in_chunks(self._run_bucketed, x, self._buckets[-1])
 
     def _run_bucketed(self, x: torch.Tensor) -> list[torch.Tensor]:
