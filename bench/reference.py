@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from serve_app.config import EngineConfig
 from serve_app.core.requests import PreprocessOptions
-from serve_app.engines import Engine, create_engine
+from serve_app.engines import Engine, EngineOptions
+from serve_app.engines.factory import create_engine
 from serve_app.preprocessing.prepare import prepare_image
 from serve_app.weights import ModelPackage
 
@@ -74,7 +74,8 @@ def measure(
     duration_s: float,
 ) -> RawResult:
     """Images/s of ``sessions`` engines, each on its own thread, back to back."""
-    engines = [create_engine(EngineConfig(num_threads=threads), package) for _ in range(sessions)]
+    options = EngineOptions(backend="onnxruntime", num_threads=threads)
+    engines = [create_engine(options, package) for _ in range(sessions)]
     batches = make_batches(pixels, batch_size)
     for engine in engines:  # first runs allocate: keep them out of the timing
         engine.infer(batches[0])

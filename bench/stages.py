@@ -88,7 +88,7 @@ def profile_stages(
     repeats: int,
 ) -> list[StageTiming]:
     """Time the stages of one request in order, each on the previous stage's outputs."""
-    model = LoadedModel.load(package, engine_config)
+    model = LoadedModel.load(package, engine_config.options(max_batch_size))
     policy = LoadPolicy.from_settings(settings)
     spec = package.spec
     auto_orient = spec.preprocessing.auto_orient

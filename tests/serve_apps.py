@@ -6,9 +6,11 @@ and ask for little CPU so that the 2-core test machine still schedules them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 from ray import serve
 
 from serve_app.app import build_app
@@ -21,6 +23,7 @@ def small_app(
     composition: Composition = "split",
     preprocessing_replicas: int = 1,
     model_replicas: int = 1,
+    engine: dict[str, object] | None = None,
 ) -> AppConfig:
     def deployment(replicas: int) -> dict[str, object]:
         return {"num_replicas": replicas, "num_cpus": 0.05}
@@ -31,6 +34,7 @@ def small_app(
             "ingress": deployment(1),
             "preprocessing": deployment(preprocessing_replicas),
             "model": deployment(model_replicas),
+            "engine": engine or {},
             "settings": settings,
         }
     )
@@ -40,7 +44,19 @@ def small_app(
 def deployed(name: str, config: AppConfig, serve_port: int) -> Iterator[str]:
     """Run the application as ``name`` under ``/{name}``; yields its base URL."""
     serve.run(build_app(config), name=name, route_prefix=f"/{name}")
+    url = f"http://127.0.0.1:{serve_port}/{name}"
     try:
-        yield f"http://127.0.0.1:{serve_port}/{name}"
+        _wait_until_routed(url)
+        yield url
     finally:
         serve.delete(name)
+
+
+def _wait_until_routed(url: str, timeout_s: float = 60.0) -> None:
+    """The HTTP proxy learns a new route a little after ``serve.run`` returns (seconds,
+    on a loaded machine): wait for it, so the first test does not get a 404."""
+    deadline = time.monotonic() + timeout_s
+    while httpx.get(f"{url}/healthz", timeout=10).status_code == 404:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} is not routed after {timeout_s:g} s")
+        time.sleep(0.2)

@@ -27,26 +27,31 @@ from tools.shapes import CLASS_NAMES  # noqa: E402
 from tools.train_shapes import RECIPES  # noqa: E402
 
 
+def export_timing_model(out_dir: Path, size: int) -> Path:
+    """Write the untrained detector at ``size`` x ``size``; returns its package folder."""
+    recipe = RECIPES["detect"]
+    torch.manual_seed(0)
+    model = DenseDetector(len(CLASS_NAMES), size)
+    folder = out_dir / f"shapes-detection-{size}" / "1"
+    write_package(
+        folder,
+        model.export_module(),
+        output_names=recipe.output_names,
+        width=size,
+        height=size,
+        mode=recipe.mode,
+        task=recipe.task,
+        model_type=recipe.model_type,
+    )
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--size", type=int, default=640, help="square input side, pixels")
     args = parser.parse_args()
-    recipe = RECIPES["detect"]
-    torch.manual_seed(0)
-    model = DenseDetector(len(CLASS_NAMES), args.size)
-    folder = args.out_dir / f"shapes-detection-{args.size}" / "1"
-    write_package(
-        folder,
-        model.export_module(),
-        output_names=recipe.output_names,
-        width=args.size,
-        height=args.size,
-        mode=recipe.mode,
-        task=recipe.task,
-        model_type=recipe.model_type,
-    )
-    print(folder)
+    print(export_timing_model(args.out_dir, args.size))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,30 @@ class ModelLocation(BaseModel):
     node_id: str = Field(description="Ray node the replica runs on")
 
 
+class BuildDescription(BaseModel):
+    backend: str = Field(description="What is built", examples=["tensorrt", "torch-trace"])
+    state: str = Field(
+        description="queued, waiting (for another replica's build), fetching (from S3), "
+        "building, loading, ready (serving) or failed",
+        examples=["building"],
+    )
+    progress: float = Field(description="Share of the build done, 0..1")
+    elapsed_s: float = Field(description="Since it started; its duration once finished")
+    origin: str | None = Field(None, description="cache, s3 or built, once ready")
+    error: str | None = None
+
+
+class EngineDescription(BaseModel):
+    live: str = Field(description="The engine serving now", examples=["torch", "tensorrt"])
+    device: str = Field(examples=["cpu", "cuda:0"])
+    build: BuildDescription | None = Field(
+        None, description="The optimised engine built in the background; null where none is"
+    )
+    fallback: str | None = Field(
+        None, description="Why the configured backend or device is not the one used"
+    )
+
+
 class ModelDescription(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
@@ -37,6 +61,9 @@ class ModelDescription(BaseModel):
     input_height: int
     input_width: int
     replicas: list[ModelLocation] = Field(description="Every model replica holding it")
+    engines: list[EngineDescription] = Field(
+        default_factory=list, description="Per replica, in the order above, its engine"
+    )
 
 
 class ModelsDescriptions(BaseModel):

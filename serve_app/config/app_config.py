@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from serve_app.config.settings import ServerSettings
+from serve_app.engines.options import Backend, DeviceKind, EngineOptions, Precision
 
 
 class _Strict(BaseModel):
@@ -73,9 +74,22 @@ class BatchingConfig(_Strict):
 
 
 class EngineConfig(_Strict):
-    backend: Literal["onnxruntime"] = "onnxruntime"
+    """How model replicas run networks (``serve_app/engines``)."""
+
+    backend: Backend = "auto"
+    """``auto``: TensorRT, else torch, on a CUDA device; ONNX Runtime on CPU."""
+    device: DeviceKind = "auto"
+    precision: Precision = "fp16"
     num_threads: int = Field(0, ge=0)
     """Intra-op threads per model; 0 lets the runtime choose (one per core)."""
+    cuda_graphs: bool = True
+    channels_last: bool = True
+    workspace_mb: int = Field(4096, ge=64)
+    timing_cache: bool = True
+
+    def options(self, max_batch_size: int) -> EngineOptions:
+        """The plain options engines take, for forward passes of up to ``max_batch_size``."""
+        return EngineOptions(max_batch_size=max_batch_size, **self.model_dump())
 
 
 Composition = Literal["split", "fused"]

@@ -1,20 +1,9 @@
-"""Engines run a network on a device; pick one by the configured backend."""
+"""Engines run a network on a device (``factory.py`` picks them by the configured
+backend). This package's top level stays light: the config imports its options."""
 
 from __future__ import annotations
 
-from serve_app.config import EngineConfig
-from serve_app.engines.base import Engine
-from serve_app.weights.package import ModelPackage
+from serve_app.engines.base import DeviceEngine, Engine
+from serve_app.engines.options import EngineOptions
 
-
-def create_engine(config: EngineConfig, package: ModelPackage) -> Engine:
-    # Backends import lazily, so an install without a GPU never needs its libraries.
-    from serve_app.engines.onnxruntime import OnnxRuntimeEngine
-
-    spec = package.spec
-    return OnnxRuntimeEngine(
-        package.weights_path, spec.batch_size, config.num_threads, spec.normalization
-    )
-
-
-__all__ = ["Engine", "create_engine"]
+__all__ = ["DeviceEngine", "Engine", "EngineOptions"]

@@ -1,18 +1,44 @@
-"""The engine seam: a batch of uint8 images in, the network's raw outputs out."""
+"""The engine seam: a batch of images in, the network's raw outputs out.
+
+Every engine takes host images (:meth:`Engine.infer`, NumPy in and out). Engines that
+run on torch devices (:class:`DeviceEngine`) also take device tensors and answer
+device tensors (:meth:`DeviceEngine.forward`), so a GPU replica moves its images to
+the device once and brings back only decoded predictions.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import torch
+
 
 class Engine(Protocol):
+    name: str
+    """The backend and form: ``"onnxruntime"``, ``"torch"``, ``"torch-trace"``, ``"tensorrt"``."""
+    device: str
+    """``"cpu"`` or ``"cuda:0"``."""
+
     def infer(self, images: np.ndarray) -> list[np.ndarray]:
         """Run the network.
 
         ``images`` is [B, H, W, 3] uint8 RGB at the network's input size; the engine
         owns normalisation (on the device where it runs). Returns each network
         output as a NumPy array with batch axis B first.
+        """
+        ...
+
+
+@runtime_checkable
+class DeviceEngine(Engine, Protocol):
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Run the network on device tensors, without a host copy.
+
+        ``images`` is [B, 3, H, W] RGB in 0..255 (uint8 or float) on the engine's
+        device; the engine scales and normalises it. Returns each output, float32,
+        batch axis first, on the same device.
         """
         ...

@@ -1,4 +1,5 @@
-"""ONNX Runtime on CPU (x86 and ARM)."""
+"""ONNX Runtime on CPU (x86 and ARM), or on CUDA where the installed ONNX Runtime
+has that execution provider (``onnxruntime-gpu``, which replaces ``onnxruntime``)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,19 @@ import onnxruntime as ort
 from serve_app.core.spec import UNNORMALIZED, InputNormalization
 from serve_app.engines.base import Engine
 
+CUDA_PROVIDER = "CUDAExecutionProvider"
+
 
 class OnnxRuntimeEngine(Engine):
+    name = "onnxruntime"
+
     def __init__(
         self,
         weights: Path,
         batch_size: int | None,
         num_threads: int = 0,
         normalization: InputNormalization = UNNORMALIZED,
+        cuda: bool = False,
     ) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = num_threads
@@ -26,9 +32,13 @@ class OnnxRuntimeEngine(Engine):
         # other replicas need (bench/README.md: 51 against 23 ms of CPU per image).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        if cuda and CUDA_PROVIDER in ort.get_available_providers():
+            providers.insert(0, CUDA_PROVIDER)
         self._session = ort.InferenceSession(
-            str(weights), sess_options=options, providers=["CPUExecutionProvider"]
+            str(weights), sess_options=options, providers=providers
         )
+        self.device = "cuda:0" if CUDA_PROVIDER in self._session.get_providers() else "cpu"
         self._input_name = self._session.get_inputs()[0].name
         self._batch_size = batch_size
         self._normalization = None

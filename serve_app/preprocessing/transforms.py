@@ -6,10 +6,42 @@ network-input pixels to the pixels it was given.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
 from serve_app.core.frames import FrameTransform, ResizeMode
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an image lands in the network input: resized to ``width`` x ``height`` and
+    placed at (``left``, ``top``), the rest padded; ``frame`` maps predictions back.
+
+    Shared by the CPU resize below and the device one (``serve_app/device``), so both
+    give the network the same pixels and put predictions back in the same place.
+    """
+
+    width: int
+    height: int
+    left: int
+    top: int
+    frame: FrameTransform
+
+
+def input_placement(w: int, h: int, width: int, height: int, mode: ResizeMode) -> Placement:
+    """The placement of a ``w`` x ``h`` image in a ``width`` x ``height`` input."""
+    if mode is ResizeMode.STRETCH:
+        return Placement(width, height, 0, 0, FrameTransform(w, h, width / w, height / h))
+    new_w, new_h = fit_size(w, h, width, height)
+    return Placement(
+        new_w,
+        new_h,
+        (width - new_w) // 2,
+        (height - new_h) // 2,
+        fit_transform(w, h, width, height),
+    )
 
 
 def resize_to_input(
@@ -22,16 +54,13 @@ def resize_to_input(
     :func:`fit_transform`.
     """
     h, w = image.shape[:2]
+    place = input_placement(w, h, width, height, mode)
+    resized = cv2.resize(image, (place.width, place.height), interpolation=cv2.INTER_LINEAR)
     if mode is ResizeMode.STRETCH:
-        resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-        return resized, FrameTransform(w, h, scale_x=width / w, scale_y=height / h)
-    new_w, new_h = fit_size(w, h, width, height)
-    left, top = (width - new_w) // 2, (height - new_h) // 2
+        return resized, place.frame
     canvas = np.full((height, width) + image.shape[2:], mode.pad_value, dtype=image.dtype)
-    canvas[top : top + new_h, left : left + new_w] = cv2.resize(
-        image, (new_w, new_h), interpolation=cv2.INTER_LINEAR
-    )
-    return canvas, fit_transform(w, h, width, height)
+    canvas[place.top : place.top + place.height, place.left : place.left + place.width] = resized
+    return canvas, place.frame
 
 
 def fit_size(w: int, h: int, width: int, height: int) -> tuple[int, int]:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from ray import serve
 
+from serve_app.core.engines import EngineStatus
 from serve_app.registry.records import ModelRecord, Orders, RegisteredModel, ReplicaRef
 
 logger = logging.getLogger("ray.serve")
@@ -121,11 +122,16 @@ class ModelRegistry:
         self._forget_stale()
         records: dict[str, ModelRecord] = {}
         holders: dict[str, list[ReplicaRef]] = {}
+        engines: dict[str, list[EngineStatus | None]] = {}
         for state in self._replicas.values():
             for model_id, record in state.models.items():
                 records.setdefault(model_id, record)
                 holders.setdefault(model_id, []).append(state.ref)
-        return [RegisteredModel(records[m], tuple(holders[m])) for m in sorted(records)]
+                engines.setdefault(model_id, []).append(record.engine)
+        return [
+            RegisteredModel(records[m], tuple(holders[m]), tuple(engines[m]))
+            for m in sorted(records)
+        ]
 
     def missing_preloads(self) -> list[str]:
         """``PRELOAD_MODELS`` never loaded on any replica yet."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from serve_app.core.engines import EngineStatus
+
 
 @dataclass(frozen=True)
 class ReplicaRef:
@@ -23,6 +25,8 @@ class ModelRecord:
     """Fixed batch dimension of the network; None where it is dynamic."""
     input_height: int
     input_width: int
+    engine: EngineStatus | None = None
+    """None from replicas that do not report it."""
 
 
 @dataclass(frozen=True)
@@ -40,3 +44,5 @@ class RegisteredModel:
     record: ModelRecord
     replicas: tuple[ReplicaRef, ...]
     """Every replica that holds the model."""
+    engines: tuple[EngineStatus | None, ...] = ()
+    """What serves the model on each of ``replicas``, in their order."""

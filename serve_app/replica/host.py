@@ -24,6 +24,7 @@ from serve_app.replica.loaded_model import LoadedModel
 from serve_app.replica.model_cache import ModelCache
 from serve_app.replica.registry_link import RegistryLink
 from serve_app.weights import ModelStore
+from serve_app.weights.engine_store import EngineStore
 
 logger = logging.getLogger("ray.serve")
 
@@ -33,7 +34,8 @@ class ModelHost:
         self, settings: ServerSettings, engine: EngineConfig, batching: BatchingConfig
     ) -> None:
         self._store = ModelStore.from_settings(settings)
-        self._engine_config = engine
+        self._engine_store = EngineStore.from_settings(settings)
+        self._engine_options = engine.options(batching.max_batch_size)
         self._max_batch_size = batching.max_batch_size
         self._preload = list(settings.preload_models)
         self.models = ModelCache(
@@ -53,12 +55,13 @@ class ModelHost:
         self.model_loads = 0
         self._registry: RegistryLink | None = None
         self._background: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, registry: DeploymentHandle) -> None:
         """Report to the model registry and follow its orders, and load
         ``PRELOAD_MODELS``, for the life of the replica (on its event loop)."""
         self._registry = RegistryLink(registry, self.models)
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._background = [
             loop.create_task(self._registry.follow_orders()),
             loop.create_task(self._load_preloads()),
@@ -103,14 +106,30 @@ class ModelHost:
         metrics, start = server_metrics(), time.perf_counter()
         try:
             package = await asyncio.to_thread(self._store.package, model_id, api_key)
-            model = await asyncio.to_thread(LoadedModel.load, package, self._engine_config)
+            model = await asyncio.to_thread(
+                LoadedModel.load, package, self._engine_options, self._engine_store
+            )
         except Exception:
             metrics.model_loads.inc(tags={"model": "", "result": "failed"})
             raise
         metrics.model_loads.inc(tags={"model": model_id, "result": "loaded"})
         metrics.model_load_seconds.observe(time.perf_counter() - start, tags={"model": model_id})
         self.model_loads += 1
+        # The optimised engine builds behind the one that serves now.
+        model.engines.start(self._engine_changed)
         return model
+
+    def _engine_changed(self) -> None:
+        """From a build's thread: tell the model registry what serves the model now."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._report_engines)
+
+    def _report_engines(self) -> None:
+        self.models.changes += 1
+        if self._registry is not None:
+            task = asyncio.get_running_loop().create_task(self._registry.sync())
+            self._background.append(task)
+            task.add_done_callback(self._background.remove)
 
     async def _model(self, model_id: str) -> LoadedModel:
         try:

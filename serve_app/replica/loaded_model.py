@@ -4,44 +4,96 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from serve_app.config import EngineConfig
+import numpy as np
+
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
 from serve_app.core.spec import ModelSpec
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.registry import AnyDecoder, decoder_for
-from serve_app.engines import Engine, create_engine
+from serve_app.engines import DeviceEngine, Engine, EngineOptions
 from serve_app.observability.metrics import server_metrics
-from serve_app.weights import ModelPackage
+from serve_app.replica.engine_switch import EngineSwitch
+from serve_app.weights.package import ModelPackage
+
+if TYPE_CHECKING:
+    from serve_app.weights.engine_store import EngineStore
 
 
 @dataclass
 class LoadedModel:
     spec: ModelSpec
-    engine: Engine
+    engines: EngineSwitch
     decoder: AnyDecoder
     head: ModelHead
 
     @classmethod
-    def load(cls, package: ModelPackage, engine_config: EngineConfig) -> LoadedModel:
+    def load(
+        cls,
+        package: ModelPackage,
+        options: EngineOptions,
+        store: EngineStore | None = None,
+    ) -> LoadedModel:
+        """The model on an engine that serves now; :meth:`EngineSwitch.start` builds
+        the optimised one, where the backend has one."""
+        from serve_app.engines.factory import create_engine, optimised_build
+        from serve_app.engines.selection import select_engine
+
         decoder = decoder_for(package.spec)  # fails fast, before the weights are loaded
-        engine = create_engine(engine_config, package)
-        return cls(package.spec, engine, decoder, ModelHead.from_spec(package.spec))
+        selection = select_engine(options)
+        engine = create_engine(options, package, selection)
+        # A network torch cannot convert has no traced form; TensorRT parses it itself.
+        converted = isinstance(engine, DeviceEngine)
+        build = None
+        if converted or selection.backend == "tensorrt":
+            build = optimised_build(options, package, selection, store)
+        switch = EngineSwitch(engine, build, store, selection.fallback)
+        return cls(package.spec, switch, decoder, ModelHead.from_spec(package.spec))
+
+    @property
+    def engine(self) -> Engine:
+        """The engine serving now."""
+        return self.engines.live
 
     def run_batch(self, batch: ImageBatch) -> list[Prediction]:
         """One forward pass over the batch, then per-image decoding.
 
         Every image is for this model, hence for its task: the preprocessing stage
-        refused requests of any other task.
+        refused requests of any other task. The engine is read once, so an engine
+        swapped in meanwhile serves from the next batch on.
         """
+        engine = self.engines.live
         metrics, start = server_metrics(), time.perf_counter()
-        outputs = self.engine.infer(batch.pixels)
+        if isinstance(engine, DeviceEngine):
+            predictions = self._run_on_device(engine, batch)  # decoding included
+            metrics.stage_seconds.observe(time.perf_counter() - start, tags={"stage": "forward"})
+            return predictions
+        outputs = engine.infer(batch.pixels)
         decoding = time.perf_counter()
-        predictions = [
-            self.decoder([output[i] for output in outputs], frame, params, self.head)
-            for i, (frame, params) in enumerate(zip(batch.frames, batch.params, strict=True))
-        ]
+        predictions = self._decode_on_host(outputs, batch)
         metrics.stage_seconds.observe(decoding - start, tags={"stage": "forward"})
         metrics.stage_seconds.observe(time.perf_counter() - decoding, tags={"stage": "postprocess"})
         return predictions
+
+    def _run_on_device(self, engine: DeviceEngine, batch: ImageBatch) -> list[Prediction]:
+        """The GPU data path: the batch crosses to the device once, as uint8; the
+        outputs are decoded there where the head has a device reader."""
+        import torch
+
+        from serve_app.device.decoding import device_decoder_for
+        from serve_app.engines.torch_engine import images_to_device
+
+        outputs = engine.forward(images_to_device(batch.pixels, torch.device(engine.device)))
+        decoder = device_decoder_for(self.spec)
+        if decoder is not None and decoder.fits(outputs, self.head):
+            with torch.inference_mode():
+                return list(decoder(outputs, batch.frames, batch.params, self.head))
+        return self._decode_on_host([o.cpu().numpy() for o in outputs], batch)
+
+    def _decode_on_host(self, outputs: list[np.ndarray], batch: ImageBatch) -> list[Prediction]:
+        return [
+            self.decoder([output[i] for output in outputs], frame, params, self.head)
+            for i, (frame, params) in enumerate(zip(batch.frames, batch.params, strict=True))
+        ]

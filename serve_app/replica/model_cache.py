@@ -44,7 +44,7 @@ class ModelCache:
         self._known: set[str] = set()
         self.evictions = 0
         self.changes = 0
-        """Bumped whenever the set of held models changes."""
+        """Bumped whenever the set of held models changes, or the engine serving one."""
 
         # A plain function, not a bound method: Serve keeps its cache on it.
         async def load(model_id: str) -> LoadedModel:

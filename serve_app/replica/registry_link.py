@@ -76,4 +76,5 @@ def _record(model_id: str, model: LoadedModel) -> ModelRecord:
         batch_size=spec.batch_size,
         input_height=spec.input_height,
         input_width=spec.input_width,
+        engine=model.engines.status(),
     )

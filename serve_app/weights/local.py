@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.weights.package import ENVIRONMENT_FILE, find_weights
+
+if TYPE_CHECKING:  # the settings need pydantic, which bench/gpu_check.py runs without
+    from serve_app.config import ServerSettings
 
 BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 

@@ -38,6 +38,11 @@ from serve_app.errors import (
 from serve_app.weights.download import write_verified
 from serve_app.weights.retry import RetryPolicy
 
+
+class S3AccessDeniedError(UpstreamUnavailableError):
+    """The store refused these credentials for this call (read-only keys, say)."""
+
+
 S3Client = Any  # boto3 builds its clients at runtime; they carry no static types
 
 _CHUNK_BYTES = 1 << 20
@@ -60,19 +65,36 @@ class S3Source:
         self._client_guard = threading.Lock()
 
     def where(self, model_id: ModelId) -> str:
-        return f"S3 (s3://{self._bucket}/{self._folder(model_id)}/)"
+        return f"S3 (s3://{self._bucket}/{self.model_folder(model_id)}/)"
 
     def fetch(self, model_id: ModelId, dest: Path, api_key: str | None) -> bool:
-        folder = self._folder(model_id)
-        with _s3_errors(f"Model {model_id} from s3://{self._bucket}/{folder}/"):
+        return self.fetch_folder(self.model_folder(model_id), dest, f"Model {model_id}")
+
+    def model_folder(self, model_id: ModelId, *subfolders: str) -> str:
+        """The key prefix (no trailing slash) of the model's folder, or a folder in it."""
+        parts = (self._prefix, model_id.dataset, model_id.version, *subfolders)
+        return "/".join(p for p in parts if p)
+
+    def fetch_folder(self, folder: str, dest: Path, what: str) -> bool:
+        """Download the files directly under ``folder`` into ``dest``; False if none."""
+        with _s3_errors(f"{what} from s3://{self._bucket}/{folder}/"):
             names = self._list_files(folder + "/")
             for name in names:
                 download = partial(self._download, f"{folder}/{name}", dest / name)
                 self._policy.run(download, retry_on=(IncompleteDownloadError,))
         return bool(names)
 
-    def _folder(self, model_id: ModelId) -> str:
-        return "/".join(p for p in (self._prefix, model_id.dataset, model_id.version) if p)
+    def upload_folder(self, source: Path, folder: str, what: str, last: str) -> None:
+        """Upload the files of ``source`` under ``folder``, ``last`` after the rest,
+        so a reader that finds ``last`` finds everything."""
+        files = sorted(source.iterdir(), key=lambda p: p.name == last)
+        with _s3_errors(f"{what} to s3://{self._bucket}/{folder}/"):
+            for path in files:
+                # put_object, not upload_file: its errors are botocore's, mapped above.
+                with path.open("rb") as body:
+                    self._client().put_object(
+                        Bucket=self._bucket, Key=f"{folder}/{path.name}", Body=body
+                    )
 
     def _list_files(self, prefix: str) -> list[str]:
         """Names of the objects directly under ``prefix`` that are safe as file names."""
@@ -149,7 +171,7 @@ def _s3_errors(what: str) -> Iterator[None]:
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", "unknown"))
         if code in _DENIED:
-            raise UpstreamUnavailableError(
+            raise S3AccessDeniedError(
                 f"{what}: S3 refused the server's credentials ({code})"
             ) from exc
         raise UpstreamUnavailableError(f"{what}: S3 answered {code}") from exc

@@ -97,6 +97,10 @@ def test_registry_describes_each_model_and_where_it_is(base: str) -> None:
     assert r.status_code == 200, r.text
     entry = {m["model_id"]: m for m in r.json()["models"]}["fixture-yolov8/2"]
     assert len(entry.pop("replicas")) == 1
+    # On CPU, `auto` is ONNX Runtime: nothing to build in the background.
+    assert entry.pop("engines") == [
+        {"live": "onnxruntime", "device": "cpu", "build": None, "fallback": None}
+    ]
     # Symbolic input size: the environment's resize (320x256) is the input size.
     assert entry == {
         "model_id": "fixture-yolov8/2",

@@ -21,6 +21,9 @@ BUCKET = "rfserve-models"
 PREFIX = "teams/vision"
 ACCESS_KEY = "rfserve-test-access"
 SECRET_KEY = "rfserve-test-secret-0d1f"
+READ_ONLY_ACCESS_KEY = "rfserve-test-reader"
+"""Credentials that may list and read but not write."""
+READ_ONLY_SECRET_KEY = "rfserve-test-reader-secret-77c2"
 _PORT_FLAGS = (
     *(
         f"{server}.port{grpc}"
@@ -75,7 +78,14 @@ def start_seaweed(data_dir: Path, timeout_s: float = 60.0) -> SeaweedS3:
                 "name": "rfserve-test",
                 "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
+            },
+            {
+                "name": "rfserve-test-reader",
+                "credentials": [
+                    {"accessKey": READ_ONLY_ACCESS_KEY, "secretKey": READ_ONLY_SECRET_KEY}
+                ],
+                "actions": ["Read", "List"],
+            },
         ]
     }
     config = data_dir / "s3.json"

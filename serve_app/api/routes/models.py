@@ -16,11 +16,14 @@ from serve_app.api.caller import CallerDep
 from serve_app.api.model_manager import ModelManager, get_model_manager
 from serve_app.api.model_schemas import (
     AddModelRequest,
+    BuildDescription,
+    EngineDescription,
     ModelDescription,
     ModelLocation,
     ModelsDescriptions,
     RemoveModelRequest,
 )
+from serve_app.core.engines import EngineStatus
 from serve_app.core.ids import ModelId
 from serve_app.registry import RegisteredModel
 
@@ -70,7 +73,18 @@ def describe(models: list[RegisteredModel]) -> ModelsDescriptions:
                 replicas=[
                     ModelLocation(replica_id=r.replica_id, node_id=r.node_id) for r in m.replicas
                 ],
+                engines=[_engine(e) for e in m.engines if e is not None],
             )
             for m in models
         ]
+    )
+
+
+def _engine(status: EngineStatus) -> EngineDescription:
+    build = status.build
+    return EngineDescription(
+        live=status.live,
+        device=status.device,
+        build=None if build is None else BuildDescription(**vars(build)),
+        fallback=status.fallback,
     )

@@ -1,0 +1,123 @@
+"""Decoding YOLO heads on the device: candidates, selection and masks in torch, then
+the same :class:`Detections` the NumPy decoders build.
+
+Heads are read as ``decoders/yolov8.py`` and ``decoders/yolov5.py`` document them.
+Families without a device reader here (and classification, whose output is a few
+logits) are decoded on the host from the engine's outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from serve_app.core.frames import FrameTransform
+from serve_app.core.ids import Task
+from serve_app.core.predictions import Detections
+from serve_app.core.requests import InferenceParams
+from serve_app.core.spec import ModelSpec
+from serve_app.decoders.base import ModelHead
+from serve_app.decoders.boxes import to_detections
+from serve_app.decoders.masks import mask_resolution
+from serve_app.decoders.registry import model_family
+from serve_app.device.boxes import best_class, cxcywh_to_xyxy, select_on_device
+from serve_app.device.masks import polygons_on_device
+
+Candidates = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+"""xyxy [N, 4], scores [N], class ids [N], mask coefficients [N, K]."""
+HeadReader = Callable[[torch.Tensor, int], Candidates]
+
+
+def read_yolov8(output: torch.Tensor, num_classes: int) -> Candidates:
+    """[4 + C (+ K), N] per image."""
+    rows = output.T
+    scores, class_id = best_class(rows[:, 4 : 4 + num_classes])
+    return cxcywh_to_xyxy(rows[:, :4]), scores, class_id, rows[:, 4 + num_classes :]
+
+
+def read_yolov5(output: torch.Tensor, num_classes: int) -> Candidates:
+    """[N, 5 + C (+ K)] per image; a class's score is objectness × class score."""
+    scores, class_id = best_class(output[:, 4:5] * output[:, 5 : 5 + num_classes])
+    return cxcywh_to_xyxy(output[:, :4]), scores, class_id, output[:, 5 + num_classes :]
+
+
+_READERS: dict[str, tuple[HeadReader, int]] = {
+    # family: (reader, columns besides class scores and coefficients)
+    "yolov8": (read_yolov8, 4),
+    "yolov11": (read_yolov8, 4),
+    "yolov12": (read_yolov8, 4),
+    "yolov5": (read_yolov5, 5),
+    "yolov7": (read_yolov5, 5),
+}
+
+
+@dataclass(frozen=True)
+class DeviceDecoder:
+    read: HeadReader
+    fixed_columns: int
+    segmentation: bool
+
+    def fits(self, outputs: Sequence[torch.Tensor], head: ModelHead) -> bool:
+        """Whether the outputs have the layout this reader expects; else the host
+        decoder runs, and reports a broken package as it always does."""
+        if not outputs or outputs[0].ndim != 3:
+            return False
+        masks = outputs[1].shape[1] if self.segmentation and len(outputs) > 1 else 0
+        if self.segmentation and (len(outputs) < 2 or outputs[1].ndim != 4):
+            return False
+        width = self.fixed_columns + head.num_classes + masks
+        axis = 1 if self.read is read_yolov8 else 2
+        return int(outputs[0].shape[axis]) == width
+
+    def __call__(
+        self,
+        outputs: Sequence[torch.Tensor],
+        frames: Sequence[FrameTransform],
+        params: Sequence[InferenceParams],
+        head: ModelHead,
+    ) -> list[Detections]:
+        return [
+            self._decode_one(i, outputs, frame, p, head)
+            for i, (frame, p) in enumerate(zip(frames, params, strict=True))
+        ]
+
+    def _decode_one(
+        self,
+        i: int,
+        outputs: Sequence[torch.Tensor],
+        frame: FrameTransform,
+        params: InferenceParams,
+        head: ModelHead,
+    ) -> Detections:
+        xyxy, scores, class_id, coefficients = self.read(outputs[0][i], head.num_classes)
+        keep = select_on_device(xyxy, scores, class_id, params, head.class_names)
+        polygons = None
+        if self.segmentation:
+            prototypes = outputs[1][i]
+            input_size = (head.input_width, head.input_height)
+            proto_size = (int(prototypes.shape[2]), int(prototypes.shape[1]))
+            resolution = mask_resolution(params, proto_size, input_size)
+            outlines = polygons_on_device(
+                coefficients[keep], prototypes, xyxy[keep], resolution, input_size
+            )
+            polygons = [frame.points_to_original(outline) for outline in outlines]
+        return to_detections(
+            xyxy[keep].float().cpu().numpy(),
+            scores[keep].float().cpu().numpy(),
+            class_id[keep].cpu().numpy(),
+            frame,
+            head.class_names,
+            polygons,
+        )
+
+
+def device_decoder_for(spec: ModelSpec) -> DeviceDecoder | None:
+    if spec.task not in (Task.OBJECT_DETECTION, Task.INSTANCE_SEGMENTATION):
+        return None
+    found = _READERS.get(model_family(spec.model_type))
+    if found is None:
+        return None
+    read, fixed = found
+    return DeviceDecoder(read, fixed, spec.task is Task.INSTANCE_SEGMENTATION)

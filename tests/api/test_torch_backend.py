@@ -1,0 +1,172 @@
+"""A server on the torch engine (``engine.backend: torch``, on CPU): every bundled
+model answers through HTTP as ONNX Runtime does, and the detector's traced engine,
+held back by another "replica" holding its build lock, takes over under concurrent
+load without one failed request, as ``/model/registry`` reports."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from filelock import FileLock
+
+from serve_app.config import EngineConfig, ServerSettings
+from serve_app.core.predictions import Classification, Detections, Prediction
+from serve_app.core.requests import ImageBatch, InferenceParams, PreprocessOptions
+from serve_app.engines.factory import optimised_build
+from serve_app.engines.selection import select_engine
+from serve_app.preprocessing.prepare import prepare_image
+from serve_app.replica.loaded_model import LoadedModel
+from serve_app.weights.engine_store import EngineStore
+from tests.engines.models import bundled_package
+from tests.serve_apps import deployed, small_app
+from tests.support import box_iou, box_of, jpeg_b64
+from tools.shapes import generate_scene
+
+APP = "rfserve-torch"
+ENGINE = {"backend": "torch", "device": "cpu"}
+DETECTOR = "shapes-detection/1"
+ROUTES = {
+    "shapes-detection/1": "/infer/object_detection",
+    "shapes-segmentation/1": "/infer/instance_segmentation",
+    "shapes-classification/1": "/infer/classification",
+}
+SCENES = [generate_scene(1_000_000 + i).image for i in range(6)]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("torch-cache")
+
+
+@pytest.fixture(scope="module")
+def detector_build_lock(cache_dir: Path) -> FileLock:
+    """The lock the server's build of the detector's traced engine will wait on."""
+    options = EngineConfig.model_validate(ENGINE).options(8)
+    package = bundled_package(DETECTOR)
+    build = optimised_build(options, package, select_engine(options))
+    assert build is not None
+    lock_path = EngineStore(cache_dir).lock_path(package.spec.model_id, build.key)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(lock_path))
+
+
+@pytest.fixture(scope="module")
+def base(serve_port: int, cache_dir: Path, detector_build_lock: FileLock) -> Iterator[str]:
+    settings = ServerSettings(model_cache_dir=cache_dir, weight_sources=["local"])
+    detector_build_lock.acquire()
+    try:
+        with deployed(
+            APP, small_app(settings, composition="fused", engine=ENGINE), serve_port
+        ) as url:
+            yield url
+    finally:
+        detector_build_lock.release()
+
+
+def onnx_runtime_answers(model_id: str, params: InferenceParams) -> list[Prediction]:
+    package = bundled_package(model_id)
+    model = LoadedModel.load(package, EngineConfig(backend="onnxruntime").options(8))
+    decoded = [prepare_image(s, package.spec, PreprocessOptions()) for s in SCENES]
+    batch = ImageBatch(
+        np.stack([d[0] for d in decoded]), tuple(d[1] for d in decoded), (params,) * len(SCENES)
+    )
+    return model.run_batch(batch)
+
+
+def post(base: str, model_id: str) -> httpx.Response:
+    body = {
+        "model_id": model_id,
+        "image": [{"type": "base64", "value": jpeg_b64(s, quality=100)} for s in SCENES],
+    }
+    return httpx.post(f"{base}{ROUTES[model_id]}", json=body, timeout=120)
+
+
+def assert_answers_match(answers: list[dict[str, Any]], expected: list[Prediction]) -> None:
+    for answer, want in zip(answers, expected, strict=True):
+        if isinstance(want, Classification):
+            assert [p["class_id"] for p in answer["predictions"]] == want.predicted.tolist()
+            continue
+        assert isinstance(want, Detections)
+        got = sorted(answer["predictions"], key=lambda p: -p["confidence"])
+        assert [p["class_id"] for p in got] == want.class_id.tolist()
+        for p, box in zip(got, want.xyxy, strict=True):
+            assert box_iou(box_of(p), tuple(box.tolist())) >= 0.95
+
+
+def engine_of(base: str, model_id: str) -> dict[str, Any] | None:
+    r = httpx.get(f"{base}/model/registry", timeout=30)
+    assert r.status_code == 200, r.text
+    for model in r.json()["models"]:
+        if model["model_id"] == model_id and model["engines"]:
+            engine: dict[str, Any] = model["engines"][0]
+            return engine
+    return None
+
+
+def wait_for(base: str, model_id: str, live: str, deadline_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + deadline_s
+    while (engine := engine_of(base, model_id)) is None or engine["live"] != live:
+        assert time.monotonic() < deadline, engine
+        time.sleep(0.2)
+    return engine
+
+
+def test_the_traced_engine_takes_over_under_load_without_a_failed_request(
+    base: str, detector_build_lock: FileLock
+) -> None:
+    expected = onnx_runtime_answers(DETECTOR, InferenceParams())
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            r = post(base, DETECTOR)
+            statuses.append(r.status_code)
+            if r.status_code == 200:
+                assert_answers_match(r.json(), expected)
+
+    with ThreadPoolExecutor(3) as pool:
+        clients = [pool.submit(client) for _ in range(3)]
+        engine = wait_for(base, DETECTOR, "torch")
+        # Another replica holds the build's lock: the model serves on the converted
+        # network meanwhile, and the build waits.
+        assert engine["build"]["state"] in {"queued", "waiting"}
+        served_before = len(statuses)
+        while len(statuses) < served_before + 3:
+            assert not any(c.done() for c in clients)
+            time.sleep(0.05)
+        detector_build_lock.release()
+        engine = wait_for(base, DETECTOR, "torch-trace")
+        served_at_swap = len(statuses)
+        while len(statuses) < served_at_swap + 3:
+            assert not any(c.done() for c in clients)
+            time.sleep(0.05)
+        stop.set()
+        for c in clients:
+            c.result(120)
+    detector_build_lock.acquire()  # the fixture releases it
+    assert set(statuses) == {200}
+    build = engine["build"]
+    assert (build["backend"], build["state"], build["origin"]) == ("torch-trace", "ready", "built")
+    assert build["progress"] == 1.0 and build["elapsed_s"] > 0
+    assert engine["device"] == "cpu" and engine["fallback"] is None
+
+
+@pytest.mark.parametrize("model_id", list(ROUTES))
+def test_every_bundled_model_answers_as_onnx_runtime(base: str, model_id: str) -> None:
+    r = post(base, model_id)
+    assert r.status_code == 200, r.text
+    assert_answers_match(r.json(), onnx_runtime_answers(model_id, InferenceParams()))
+    engine = wait_for(base, model_id, "torch-trace")
+    r = post(base, model_id)  # and again on the traced engine
+    assert r.status_code == 200, r.text
+    assert_answers_match(r.json(), onnx_runtime_answers(model_id, InferenceParams()))
+    assert engine["build"]["origin"] in {"built", "cache"}
