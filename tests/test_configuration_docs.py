@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from serve_app.config import (
     AppConfig,
+    AutoscalingConfig,
     BatchingConfig,
     DeploymentConfig,
     EngineConfig,
@@ -30,6 +31,7 @@ def test_every_setting_is_documented_with_its_variable(name: str) -> None:
     ("model", "prefix"),
     [(AppConfig, ""), (BatchingConfig, "batching."), (EngineConfig, "engine."),
      (GroupingConfig, "grouping."), (DeploymentConfig, ""),
+     (AutoscalingConfig, "autoscaling."),
      (PreprocessingDeploymentConfig, "preprocessing.")],
 )  # fmt: skip
 def test_every_config_field_is_documented(model: type[BaseModel], prefix: str) -> None:

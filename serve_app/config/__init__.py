@@ -2,6 +2,7 @@
 
 from serve_app.config.app_config import (
     AppConfig,
+    AutoscalingConfig,
     BatchingConfig,
     Composition,
     DeploymentConfig,
@@ -13,6 +14,7 @@ from serve_app.config.settings import ServerSettings
 
 __all__ = [
     "AppConfig",
+    "AutoscalingConfig",
     "BatchingConfig",
     "Composition",
     "DeploymentConfig",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from serve_app.config.settings import ServerSettings
 from serve_app.engines.options import Backend, DeviceKind, EngineOptions, Precision
@@ -16,13 +16,40 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class AutoscalingConfig(_Strict):
+    """Serve's autoscaler for one deployment: it adds replicas while each has more than
+    ``target_ongoing_requests`` in flight, and removes them when there is less."""
+
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(4, ge=1)
+    initial_replicas: int | None = Field(None, ge=0)
+    target_ongoing_requests: float = Field(16.0, gt=0)
+    upscale_delay_s: float = Field(10.0, ge=0)
+    """How long the load must stay above the target before a replica is added."""
+    downscale_delay_s: float = Field(300.0, ge=0)
+    """How long it must stay below before one is removed."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingConfig:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError("max_replicas must be at least min_replicas")
+        return self
+
+
 class DeploymentConfig(_Strict):
     """Ray Serve options of one deployment. Fractional CPUs let the whole graph fit
     on a 2-core machine; every Ray actor asks for a full CPU otherwise."""
 
     num_replicas: int = Field(1, ge=1)
+    """Fixed replica count; ignored where ``autoscaling`` is set."""
+    autoscaling: AutoscalingConfig | None = None
     num_cpus: float = Field(0.25, ge=0)
     num_gpus: float = Field(0.0, ge=0)
+    resources: dict[str, float] = Field(default_factory=dict)
+    """Custom Ray resources each replica needs (e.g. ``{"cpu_node": 0.01}``), so that
+    replicas land only on the nodes that advertise them (``ray start --resources``)."""
+    label_selector: dict[str, str] = Field(default_factory=dict)
+    """Ray node labels each replica's node must have (``ray start --labels``)."""
     max_ongoing_requests: int = Field(64, ge=1)
     max_queued_requests: int = Field(64, ge=-1)
     """Requests waiting for a replica beyond ``max_ongoing_requests``; past them Serve
@@ -34,10 +61,19 @@ class DeploymentConfig(_Strict):
         """Serve's options; ``env_vars`` are set in each replica's process before it
         starts (for libraries that read them when they load)."""
         actor: dict[str, Any] = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
+        if self.resources:
+            actor["resources"] = dict(self.resources)
+        if self.label_selector:
+            actor["label_selector"] = dict(self.label_selector)
         if env_vars:
             actor["runtime_env"] = {"env_vars": dict(env_vars)}
+        replicas: dict[str, Any] = (
+            {"autoscaling_config": self.autoscaling.model_dump(exclude_none=True)}
+            if self.autoscaling is not None
+            else {"num_replicas": self.num_replicas}
+        )
         return {
-            "num_replicas": self.num_replicas,
+            **replicas,
             "max_ongoing_requests": self.max_ongoing_requests,
             "max_queued_requests": self.max_queued_requests,
             "backpressure_config": {"retry_after_s": self.retry_after_s},
