@@ -18,7 +18,8 @@ from serve_app.replica.deployment import ModelReplica
 
 def build_app(args: dict[str, Any] | AppConfig | None = None) -> Application:
     """Build the serving graph from one typed config; a model registry beside it tracks
-    which replica holds which model.
+    which replica holds which model (inside the replica, where a fused composition has
+    exactly one).
 
     ``composition: split`` (the default) is ingress → preprocessing → model, each
     scaled on its own; ``fused`` runs the same stages in one deployment. ``serve run
@@ -32,13 +33,14 @@ def build_app(args: dict[str, Any] | AppConfig | None = None) -> Application:
     policy = IngressPolicy.from_settings(settings)
     decoder_env = image_decoder_environment(settings)
     if config.composition == "fused":
+        alone = config.model.num_replicas == 1 and config.model.autoscaling is None
         return FusedIngress.options(**config.model.ray_options(decoder_env)).bind(
             settings,
             config.engine,
             config.batching,
             config.grouping,
             config.preprocessing.threads,
-            registry,
+            None if alone else registry,
             policy,
         )
     model = ModelReplica.options(**config.model.ray_options()).bind(

@@ -20,6 +20,8 @@ from serve_app.config import BatchingConfig, EngineConfig, GroupingConfig, Serve
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import RequestGroup
 from serve_app.preprocessing.stage import PreprocessStage
+from serve_app.registry import RegistryHandle
+from serve_app.registry.in_process import in_process_registry
 from serve_app.replica.host import ModelHost
 
 
@@ -35,14 +37,18 @@ class FusedIngress:
         batching: BatchingConfig,
         grouping: GroupingConfig,
         preprocessing_threads: int,
-        registry: DeploymentHandle,
+        registry: DeploymentHandle | None,
         policy: IngressPolicy,
     ) -> None:
+        """``registry`` None: this is the only replica, and keeps the registry itself."""
+        registry_handle: RegistryHandle = (
+            in_process_registry(settings.preload_models) if registry is None else registry
+        )
         self._host = ModelHost(settings, engine, batching)
-        self._host.start(registry)  # Serve runs __init__ on the replica's event loop
+        self._host.start(registry_handle)  # Serve runs __init__ on the replica's event loop
         self._stage = PreprocessStage(settings, preprocessing_threads)
         self._dispatcher = RequestDispatcher(self._run_group, grouping)
-        self._models = ModelManager(self._host, registry)
+        self._models = ModelManager(self._host, registry_handle)
         self._policy = policy
 
     async def _run_group(self, group: RequestGroup) -> list[RequestResult | BaseException]:

@@ -6,16 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
-from ray.serve.handle import DeploymentHandle
 
 from serve_app.core.stages import ModelClient
-from serve_app.registry import RegisteredModel
+from serve_app.registry import RegisteredModel, RegistryHandle
 
 
 @dataclass
 class ModelManager:
     model: ModelClient
-    registry: DeploymentHandle
+    registry: RegistryHandle
 
     async def add(self, model_id: str, api_key: str | None) -> list[RegisteredModel]:
         """Load ``model_id`` on a model replica (one that holds it already, if any)."""

@@ -2,6 +2,7 @@
 
     rfserve start configs/local.yaml     # start Ray here and serve the config
     rfserve start configs/local.yaml --address auto   # on a running Ray cluster
+    rfserve start configs/edge.yaml --edge          # a small device: Ray trimmed
     eval "$(rfserve env)"                # the same settings for a plain `serve run`
 
 ``serve run CONFIG`` cannot set what Ray Serve reads at start-up, nor how Ray itself
@@ -22,6 +23,10 @@ from types import FrameType
 
 from serve_app.launch.environment import apply_fast_path
 
+EDGE_OBJECT_STORE_BYTES = 100 * 2**20
+"""Hops carry images inline (gRPC), so the object store holds little: 100 MiB, where
+Ray's default is 30 % of the machine's memory."""
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="rfserve", description=__doc__.split("\n\n")[0])
@@ -39,19 +44,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     start.add_argument(
         "--object-store-memory", type=int, help="bytes of Ray's shared object store here"
     )
+    edge_help = (
+        "trim Ray for a small device: no HAProxy (Serve's own proxy answers), no idle "
+        f"workers, a {EDGE_OBJECT_STORE_BYTES // 2**20} MiB object store"
+    )
+    start.add_argument("--edge", action="store_true", help=edge_help)
     start.add_argument(
         "--metrics-export-port",
         type=int,
         default=8080,
         help="port of this node's Prometheus endpoint (GET /metrics), for the Ray started here",
     )
-    commands.add_parser("env", help="print the fast-path settings as shell exports")
+    env = commands.add_parser("env", help="print the fast-path settings as shell exports")
+    env.add_argument("--edge", action="store_true", help=edge_help)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    settings = apply_fast_path(os.environ)
+    settings = apply_fast_path(os.environ, edge=args.edge)
     if args.command == "env":
         print("\n".join(f"export {name}={value}" for name, value in settings.items()))
         return
@@ -68,7 +79,8 @@ def start(args: argparse.Namespace) -> None:
             namespace="serve",
             include_dashboard=args.dashboard,
             num_cpus=args.num_cpus,
-            object_store_memory=args.object_store_memory,
+            object_store_memory=args.object_store_memory
+            or (EDGE_OBJECT_STORE_BYTES if args.edge else None),
             _metrics_export_port=args.metrics_export_port,
         )
     # `serve run` shuts Serve down on Ctrl-C; `docker stop` and Kubernetes send SIGTERM.

@@ -19,6 +19,9 @@ Each was measured on the bundled detector (bench/README.md) and kept because it 
   Roboflow server, and ``../shared/peer``, listen; 8404 is a common default too).
 
 Values already in the environment win: an operator can turn any of them off.
+
+:data:`EDGE` trims the same start for one small device, where memory counts more than
+the last images per second (README, Edge mode).
 """
 
 from __future__ import annotations
@@ -35,9 +38,23 @@ FAST_PATH: dict[str, str] = {
     "RAY_SERVE_HAPROXY_STATS_PORT": "9112",
 }
 
+EDGE: dict[str, str] = {
+    # HAProxy's manager actor and process hold ~100 MiB; Serve's own proxy answers.
+    "RAY_SERVE_ENABLE_HA_PROXY": "0",
+    # Replicas stay up this long after a stop so a load balancer in front can notice
+    # them going; nothing but Serve's own proxy is in front of a device (30 s default).
+    "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
+    # Ray keeps idle worker processes for tasks, up to one per CPU; Serve's replicas
+    # are actors with processes of their own, so the worker the deploy's one task
+    # leaves behind only holds memory (45 MiB, and pages the others then share less).
+    "RAY_num_workers_soft_limit": "0",
+}
 
-def apply_fast_path(environ: MutableMapping[str, str]) -> dict[str, str]:
-    """Set every :data:`FAST_PATH` variable ``environ`` lacks; returns what applies."""
-    for name, value in FAST_PATH.items():
+
+def apply_fast_path(environ: MutableMapping[str, str], edge: bool = False) -> dict[str, str]:
+    """Set every :data:`FAST_PATH` variable (and :data:`EDGE` one, for ``edge``)
+    ``environ`` lacks; returns what applies."""
+    wanted = {**FAST_PATH, **(EDGE if edge else {})}
+    for name, value in wanted.items():
         environ.setdefault(name, value)
-    return {name: environ[name] for name in FAST_PATH}
+    return {name: environ[name] for name in wanted}

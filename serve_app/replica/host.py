@@ -12,14 +12,13 @@ import asyncio
 import logging
 import time
 
-from ray.serve.handle import DeploymentHandle
-
 from serve_app.batching import Grouper, HopStats
 from serve_app.config import BatchingConfig, EngineConfig, ServerSettings
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
 from serve_app.errors import ServeAppError
 from serve_app.observability.metrics import server_metrics
+from serve_app.registry import RegistryHandle
 from serve_app.replica.loaded_model import LoadedModel
 from serve_app.replica.model_cache import ModelCache
 from serve_app.replica.registry_link import RegistryLink
@@ -57,7 +56,7 @@ class ModelHost:
         self._background: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def start(self, registry: DeploymentHandle) -> None:
+    def start(self, registry: RegistryHandle) -> None:
         """Report to the model registry and follow its orders, and load
         ``PRELOAD_MODELS``, for the life of the replica (on its event loop)."""
         self._registry = RegistryLink(registry, self.models)

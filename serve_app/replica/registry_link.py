@@ -8,9 +8,8 @@ import logging
 
 import ray
 from ray import serve
-from ray.serve.handle import DeploymentHandle
 
-from serve_app.registry import ModelRecord, Orders, ReplicaRef
+from serve_app.registry import ModelRecord, Orders, RegistryHandle, ReplicaRef
 from serve_app.replica.loaded_model import LoadedModel
 from serve_app.replica.model_cache import ModelCache
 
@@ -21,7 +20,7 @@ RETRY_S = 1.0
 
 
 class RegistryLink:
-    def __init__(self, registry: DeploymentHandle, cache: ModelCache) -> None:
+    def __init__(self, registry: RegistryHandle, cache: ModelCache) -> None:
         self._registry = registry
         self._cache = cache
         self._replica = ReplicaRef(
