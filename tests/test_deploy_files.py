@@ -1,9 +1,8 @@
-"""Configs, the KubeRay manifest and the Dockerfiles point at things that exist and
+"""Configs and the KubeRay manifest point at things that exist and
 validate against the schemas that will read them."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CRDS = ROOT.parent / "shared" / "kuberay-crds"
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 MANIFESTS = sorted((ROOT / "k8s").glob("*.yaml"))
-DOCKERFILES = sorted(ROOT.glob("Dockerfile.*"))
 
 
 def _check_serve_config(config: dict[str, Any]) -> None:
@@ -54,20 +52,5 @@ def test_kuberay_manifests_match_the_crds(path: Path) -> None:
             _check_serve_config(yaml.safe_load(doc["spec"]["serveConfigV2"]))
 
 
-@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
-def test_dockerfiles_copy_existing_paths_and_serve_a_config(path: Path) -> None:
-    text = path.read_text()
-    for line in re.findall(r"^COPY (.+)$", text, flags=re.MULTILINE):
-        for source in line.split()[:-1]:
-            assert (ROOT / source).exists(), f"{path.name} copies missing {source}"
-    cmd = re.search(r'^CMD \["serve", "run", "([^"]+)"\]', text, flags=re.MULTILINE)
-    assert cmd and (ROOT / cmd.group(1)).is_file()
-
-
 def test_every_deploy_file_kind_is_present() -> None:
-    assert {p.name for p in DOCKERFILES} >= {
-        "Dockerfile.gpu",
-        "Dockerfile.arm",
-        "Dockerfile.jetson",
-    }
     assert CONFIGS and MANIFESTS
