@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -22,7 +21,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -30,6 +29,7 @@ import httpx
 from bench.load import LoadSpec, run_load
 from bench.payloads import build_images, detection_bodies
 from bench.processes import memory_of, server_memory
+from bench.report import save_record
 
 MODEL = "shapes-detection/1"
 PORT = 9001
@@ -133,10 +133,7 @@ def main(argv: Sequence[str] | None = None) -> Footprint:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         result.stopped_after_s = time.monotonic() - stop
-    print(json.dumps(asdict(result), indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps(asdict(result), indent=2) + "\n")
+    save_record(result, args.out)
     return result
 
 

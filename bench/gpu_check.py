@@ -51,7 +51,7 @@ from serve_app.device.decoding import DeviceDecoder, device_decoder_for  # noqa:
 from serve_app.device.resize import prepare_on_device  # noqa: E402
 from serve_app.engines.base import DeviceEngine  # noqa: E402
 from serve_app.engines.factory import optimised_build  # noqa: E402
-from serve_app.engines.options import EngineOptions  # noqa: E402
+from serve_app.engines.options import DeviceKind, EngineOptions, Precision  # noqa: E402
 from serve_app.engines.selection import select_engine  # noqa: E402
 from serve_app.preprocessing.prepare import prepare_image  # noqa: E402
 from serve_app.replica.engine_switch import EngineSwitch  # noqa: E402
@@ -147,8 +147,8 @@ def compare(check: Check, want: Prediction, got: Prediction) -> None:
             check.min_mask_iou = min(check.min_mask_iou or 1.0, m)
 
 
-def check_correctness(device: str, images: int) -> list[Check]:
-    precisions = ("fp32", "fp16") if device == "cuda" else ("fp32",)
+def check_correctness(device: DeviceKind, images: int) -> list[Check]:
+    precisions: tuple[Precision, ...] = ("fp32", "fp16") if device == "cuda" else ("fp32",)
     checks = []
     for model_id in BUNDLED:
         package = package_at(BUNDLED_MODELS_DIR, model_id)
@@ -160,7 +160,7 @@ def check_correctness(device: str, images: int) -> list[Check]:
                 backend="torch",
                 device=device,
                 precision=precision,
-                max_batch_size=images,  # type: ignore[arg-type]
+                max_batch_size=images,
             )
             got = built_model(package, options).run_batch(batch)
             check = Check(model_id, precision, True, images)
@@ -212,11 +212,11 @@ def replica_paths(
 
 
 def measure_throughput(
-    package: ModelPackage, device: str, batches: list[int], seconds: float
+    package: ModelPackage, device: DeviceKind, batches: list[int], seconds: float
 ) -> list[Throughput]:
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     graph_settings = (True, False) if device == "cuda" else (False,)
-    precision = "fp16" if device == "cuda" else "fp32"
+    precision: Precision = "fp16" if device == "cuda" else "fp32"
     results = []
     decoder = device_decoder_for(package.spec)
     assert decoder is not None
@@ -224,8 +224,8 @@ def measure_throughput(
     for graphs in graph_settings:
         options = EngineOptions(
             backend="torch",
-            device=device,  # type: ignore[arg-type]
-            precision=precision,  # type: ignore[arg-type]
+            device=device,
+            precision=precision,
             cuda_graphs=graphs,
             max_batch_size=max(batches),
         )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
 import shutil
 import subprocess
@@ -24,7 +23,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -32,6 +31,7 @@ import numpy as np
 
 from bench.load import ROUTE, LoadSpec, run_load
 from bench.payloads import build_images, detection_bodies
+from bench.report import save_record
 from bench.server import Overrides, build_config, prepare_environment, read_app_args
 
 MODEL = "shapes-detection/1"
@@ -151,17 +151,15 @@ def main(argv: Sequence[str] | None = None) -> OverloadResult:
     summary = re.search(r"requests=(\d+) duration_us=(\d+)", output)
     if statuses is None or summary is None:
         raise SystemExit(f"wrk said:\n{output}")
-    result.statuses = dict(item.split("=") for item in statuses.group(1).split())
+    pairs = (item.split("=") for item in statuses.group(1).split())
+    result.statuses = {status: int(count) for status, count in pairs}
     result.offered_requests_per_s = int(summary.group(1)) / (int(summary.group(2)) / 1e6)
     result.probe_statuses = {str(k): v for k, v in Counter(a[0] for a in answers).items()}
     result.probe_accepted_ms = percentiles([ms for status, ms, _ in answers if status == 200])
     result.probe_rejected_ms = percentiles([ms for status, ms, _ in answers if status == 503])
     result.retry_after = sorted({retry for status, _, retry in answers if status == 503})
     result.recovered_after_s = recovered
-    print(json.dumps(asdict(result), indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps(asdict(result), indent=2) + "\n")
+    save_record(result, args.out)
     return result
 
 

@@ -164,6 +164,16 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
+def save_record(record: Any, out: Path | None, echo: bool = True) -> None:
+    """A dataclass result as JSON: printed (``echo``), and written to ``out``.json."""
+    text = json.dumps(asdict(record), indent=2) + "\n"
+    if echo:
+        print(text, end="")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".json").write_text(text)
+
+
 def write_json(result: SweepResult, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")

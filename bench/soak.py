@@ -17,15 +17,16 @@ import asyncio
 import json
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from bench.payloads import build_images
 from bench.processes import server_memory
+from bench.report import save_record
 from bench.server import Overrides, build_config, prepare_environment, read_app_args
 
 WORKLOAD = (
@@ -110,7 +111,7 @@ async def soak(url: str, args: argparse.Namespace, result: SoakResult) -> None:
         start = time.monotonic()
         while time.monotonic() < stop_at:
             memory = server_memory()
-            by_name: Counter[str] = Counter()
+            by_name: defaultdict[str, float] = defaultdict(float)
             for process in memory:
                 by_name[process.name] += process.rss_bytes / 2**20
             result.samples.append(
@@ -195,9 +196,8 @@ def main(argv: Sequence[str] | None = None) -> SoakResult:
         f"{'n/a' if growth is None else f'{growth:+.1%}'} (tolerance ±{args.tolerance:.0%}): "
         f"{'PASS' if result.passed and abs(growth or 0) <= args.tolerance else 'FAIL'}"
     )
+    save_record(result, args.out, echo=False)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps(asdict(result), indent=2) + "\n")
         plot(result, args.out.with_suffix(".png"))
     return result
 

@@ -29,6 +29,7 @@ from serve_app.core.requests import (
 )
 from serve_app.preprocessing.image_loading import LoadPolicy, load_image
 from serve_app.preprocessing.prepare import prepare_image
+from serve_app.replica.engine_switch import EngineSwitch
 from serve_app.replica.loaded_model import LoadedModel
 from serve_app.weights import ModelPackage
 
@@ -119,7 +120,7 @@ def profile_stages(
     # The replica's own run_batch, with the forward pass replayed: decoding alone is timed
     # through the same call path, whatever the decoder's signature.
     replay = _ReplayEngine()
-    decode_only = replace(model, engine=replay)
+    decode_only = replace(model, engines=EngineSwitch(replay))
 
     def decode(pair: tuple[list[np.ndarray], ImageBatch]) -> Detections:
         replay.outputs = pair[0]
@@ -138,6 +139,8 @@ def profile_stages(
 class _ReplayEngine:
     """An engine that answers with outputs computed earlier."""
 
+    name = "replay"
+    device = "cpu"
     outputs: list[np.ndarray]
 
     def infer(self, images: np.ndarray) -> list[np.ndarray]:

@@ -14,11 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from ray import serve
 
-from serve_app.app import build_app
 from serve_app.config import AppConfig, Composition, ServerSettings
 from serve_app.observability.hops import hop_stats
+from tests.serve_apps import deployed
 from tests.support import b64_image, solid_image
 
 APP = "grouping"
@@ -52,11 +51,8 @@ def one_at_a_time(
             "settings": settings,
         }
     )
-    serve.run(build_app(config), name=APP, route_prefix=f"/{APP}")
-    try:
-        yield f"http://127.0.0.1:{serve_port}/{APP}"
-    finally:
-        serve.delete(APP)
+    with deployed(APP, config, serve_port) as url:
+        yield url
 
 
 def _hops(composition: Composition) -> dict[str, Any]:

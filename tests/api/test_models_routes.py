@@ -17,7 +17,7 @@ import httpx
 import pytest
 import ray
 
-from serve_app.config import ServerSettings
+from serve_app.config import AppConfig, ServerSettings
 from tests.serve_apps import deployed, small_app
 from tests.support import b64_image, solid_image
 
@@ -39,14 +39,20 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory, fixture_models_dir: Pat
 def base(
     serve_port: int, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
+    config = preloading_app(models_dir, tmp_path_factory.mktemp("models-cache"), model_replicas=2)
+    with deployed(APP, config, serve_port) as url:
+        yield url
+
+
+def preloading_app(models_dir: Path, cache_dir: Path, **layout: Any) -> AppConfig:
+    """A small application serving ``models_dir`` that preloads PRELOADED and LATE."""
     settings = ServerSettings(
-        model_cache_dir=tmp_path_factory.mktemp("models-cache"),
+        model_cache_dir=cache_dir,
         local_models_dir=models_dir,
         weight_sources=["local"],
         preload_models=[PRELOADED, LATE],
     )
-    with deployed(APP, small_app(settings, model_replicas=2), serve_port) as url:
-        yield url
+    return small_app(settings, **layout)
 
 
 def call(base: str, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from serve_app.app import build_app
 from serve_app.config import AppConfig, Composition, ServerSettings
+from tests.serve_apps import deployed
 from tests.support import b64_image, solid_image
 
 APP = "overload"
@@ -34,13 +34,8 @@ def tight(serve_port: int, settings: ServerSettings, composition: Composition) -
             "settings": settings,
         }
     )
-    from ray import serve
-
-    serve.run(build_app(config), name=APP, route_prefix=f"/{APP}")
-    try:
-        yield f"http://127.0.0.1:{serve_port}/{APP}"
-    finally:
-        serve.delete(APP)
+    with deployed(APP, config, serve_port) as url:
+        yield url
 
 
 async def flood(url: str, body: dict[str, object]) -> tuple[Counter[int], list[float], list[str]]:

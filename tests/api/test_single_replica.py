@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from ray import serve
 
-from serve_app.config import ServerSettings
 from tests.api.test_models_routes import (
     LATE,
     PRELOADED,
     call,
     infer,
+    preloading_app,
     registry,
     wait_until_loaded,
 )
-from tests.serve_apps import deployed, small_app
+from tests.serve_apps import deployed
 
 APP = "rfserve-single"
 
@@ -36,13 +36,10 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory, fixture_models_dir: Pat
 def base(
     serve_port: int, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    settings = ServerSettings(
-        model_cache_dir=tmp_path_factory.mktemp("single-cache"),
-        local_models_dir=models_dir,
-        weight_sources=["local"],
-        preload_models=[PRELOADED, LATE],
+    config = preloading_app(
+        models_dir, tmp_path_factory.mktemp("single-cache"), composition="fused"
     )
-    with deployed(APP, small_app(settings, composition="fused"), serve_port) as url:
+    with deployed(APP, config, serve_port) as url:
         yield url
 
 
