@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import ray
 from ray import serve
 
 from serve_app.app import build_app
@@ -60,3 +61,13 @@ def _wait_until_routed(url: str, timeout_s: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} is not routed after {timeout_s:g} s")
         time.sleep(0.2)
+
+
+def replica_actors(app: str, deployment: str) -> list[ray.actor.ActorHandle]:
+    """The live replica actors of ``deployment`` in the application ``app``."""
+    names = [
+        entry["name"]
+        for entry in ray.util.list_named_actors(all_namespaces=True)
+        if entry["name"].startswith(f"SERVE_REPLICA::{app}#{deployment}#")
+    ]
+    return [ray.get_actor(name, namespace="serve") for name in names]

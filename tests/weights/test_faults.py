@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -17,22 +16,12 @@ import ray
 
 from serve_app.config import ServerSettings
 from serve_app.weights.local import BUNDLED_MODELS_DIR
-from tests.serve_apps import deployed, small_app
+from tests.load import HANG_BOUND_S, LoadGenerator, serving_again
+from tests.serve_apps import deployed, replica_actors, small_app
 from tests.support import b64_image, solid_image
 from tests.weights.fake_roboflow import GOOD_KEY, FakeRoboflow
 
 ROUTE = "/infer/object_detection"
-HANG_BOUND_S = 60.0
-"""A request still unanswered after this long is hung: the bound is about hanging."""
-
-
-def model_replica_actors(app: str) -> list[ray.actor.ActorHandle]:
-    names = [
-        entry["name"]
-        for entry in ray.util.list_named_actors(all_namespaces=True)
-        if entry["name"].startswith(f"SERVE_REPLICA::{app}#ModelReplica#")
-    ]
-    return [ray.get_actor(name, namespace="serve") for name in names]
 
 
 @pytest.fixture(scope="module")
@@ -46,49 +35,32 @@ def test_a_model_replica_killed_under_load_is_replaced_and_no_request_hangs(
 ) -> None:
     body = {"model_id": "fixture-yolov8/1", "image": b64_image(solid_image(320, 320, (0, 0, 250)))}
     assert httpx.post(f"{killable}{ROUTE}", json=body, timeout=60).status_code == 200
-    results: list[tuple[float, float, int, str]] = []  # start, end, status, body
-    stop = threading.Event()
+    with LoadGenerator(f"{killable}{ROUTE}", body, clients=6) as load:
+        time.sleep(2.0)
+        (replica,) = replica_actors("faults", "ModelReplica")
+        killed_at = time.monotonic()
+        ray.kill(replica, no_restart=True)
+        # Serving again: a success that started after the kill.
+        load.wait_until(serving=1, since=killed_at, timeout_s=90)
+        time.sleep(1.0)
+        assert load.stop(), "a request hung"
+    results = load.results
 
-    def client() -> None:
-        with httpx.Client(timeout=HANG_BOUND_S) as c:
-            while not stop.is_set():
-                start = time.monotonic()
-                r = c.post(f"{killable}{ROUTE}", json=body)
-                results.append((start, time.monotonic(), r.status_code, r.text))
-
-    threads = [threading.Thread(target=client) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    time.sleep(2.0)
-    (replica,) = model_replica_actors("faults")
-    killed_at = time.monotonic()
-    ray.kill(replica, no_restart=True)
-    # Serving again: a success that started after the kill.
-    deadline = killed_at + 90
-    while time.monotonic() < deadline and not any(
-        status == 200 and start > killed_at for start, _, status, _ in results
-    ):
-        time.sleep(0.2)
-    time.sleep(1.0)
-    stop.set()
-    for thread in threads:
-        thread.join(HANG_BOUND_S + 5)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
-
-    statuses = Counter(status for _, _, status, _ in results)
+    statuses = Counter(r.status for r in results)
     assert set(statuses) <= {200, 500, 503}, statuses
-    failed = [(s, text) for _, _, s, text in results if s != 200]
+    failed = [(r.status, r.body) for r in results if r.status != 200]
     assert all(text.startswith('{"message":') for _, text in failed), failed[:3]
     # Answered again: the first success of a request sent after the kill.
-    recovered = min(end for start, end, s, _ in results if s == 200 and start > killed_at)
-    longest = max(end - start for start, end, _, _ in results)
+    recovered = serving_again(results, killed_at, streak=1)
+    assert recovered is not None
+    longest = max(r.end - r.start for r in results)
     print(
         f"replica killed: {statuses[200]} answered, {len(failed)} failed cleanly "
         f"({dict(statuses)}), serving again {recovered - killed_at:.1f} s after the kill, "
         f"longest request {longest:.1f} s"
     )
     assert longest < HANG_BOUND_S
-    assert model_replica_actors("faults"), "the replica was not replaced"
+    assert replica_actors("faults", "ModelReplica"), "the replica was not replaced"
 
 
 @pytest.fixture
