@@ -15,6 +15,10 @@ Each was measured on the bundled detector (bench/README.md) and kept because it 
   records back before writing them; the server writes one line per request itself and
   Serve's access log is off, so lines are written as they come, and an operator sees a
   request in the log when it is answered.
+* ``RAY_SERVE_HAPROXY_TIMEOUT_SERVER_S``: Serve sets HAProxy no server timeout, so a
+  request in flight to a node whose link is cut waits for minutes (TCP retries; the
+  two-node test saw it). 60 s bounds it, far above any answer the server gives
+  (a model's first fetch from a slow weight source is the one request it can cut).
 * HAProxy's metrics and stats ports moved off their defaults (9101 is where a
   Roboflow server, and ``../shared/peer``, listen; 8404 is a common default too).
 
@@ -34,6 +38,7 @@ FAST_PATH: dict[str, str] = {
     "RAY_SERVE_HAPROXY_NBTHREAD": "1",
     "RAY_SERVE_REPLICA_GRPC_MAX_MESSAGE_LENGTH": str(256 * 2**20),
     "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1",
+    "RAY_SERVE_HAPROXY_TIMEOUT_SERVER_S": "60",
     "RAY_SERVE_HAPROXY_METRICS_PORT": "9111",
     "RAY_SERVE_HAPROXY_STATS_PORT": "9112",
 }
