@@ -1,5 +1,6 @@
-"""Deploy the fused application on a running test cluster, its replicas only where
-``--resource`` is, and print where each landed as JSON; or wait until Ray has marked a
+"""Deploy the application on a running test cluster, its model replicas only where
+``--resource`` is (a split graph's ingress and preprocessing on the head), and print
+where each model replica landed as JSON; or wait until Ray has marked a
 lost node dead. The node-loss test runs this as a driver on the head's machine, so
 its own process never joins that cluster: ``python -m tests.cluster.deploy --address
 HEAD:PORT --nodes 3 run --port HTTP --models DIR ...``, ``... --nodes 2 lost``."""
@@ -20,7 +21,9 @@ from serve_app.config import AppConfig, ServerSettings
 from tests.serve_apps import replica_actors
 
 APP = "rfserve"
-DEPLOYMENT = "FusedIngress"
+MODEL_DEPLOYMENT = {"fused": "FusedIngress", "split": "ModelReplica"}
+HEAD = {"node:__internal_head__": 0.001}
+"""Ray's own resource of the head node: what pins a deployment there."""
 
 
 def wait_for_nodes(count: int, timeout_s: float = 60) -> None:
@@ -42,13 +45,13 @@ def wait_for_alive_nodes(count: int, timeout_s: float) -> float:
     return time.monotonic()
 
 
-def replica_nodes() -> list[dict[str, object]]:
+def replica_nodes(deployment: str) -> list[dict[str, object]]:
     """Each running replica's node: its id, address and whether it is the head. A
     replica still waiting for a node (its resource is nowhere free) is left out."""
     nodes = {node["NodeID"]: node for node in ray.nodes()}
     refs: list[ray.ObjectRef[str]] = [
         actor.__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id())
-        for actor in replica_actors(APP, DEPLOYMENT)
+        for actor in replica_actors(APP, deployment)
     ]
     running, _ = ray.wait(refs, num_returns=len(refs), timeout=10)
     placed = []
@@ -76,21 +79,27 @@ def main(argv: list[str]) -> None:
     run.add_argument("--cache", type=Path, required=True)
     run.add_argument("--replicas", type=int, required=True)
     run.add_argument("--resource", required=True)
+    run.add_argument("--composition", choices=sorted(MODEL_DEPLOYMENT), default="fused")
     lost = commands.add_parser("lost", help="wait until only --nodes nodes are alive")
     lost.add_argument("--timeout", type=float, default=90)
+    lost.add_argument("--composition", choices=sorted(MODEL_DEPLOYMENT), default="fused")
     args = parser.parse_args(argv)
 
     ray.init(address=args.address, log_to_driver=False)
     if args.command == "lost":
         marked_dead_at = wait_for_alive_nodes(args.nodes, args.timeout)
-        print(json.dumps({"marked_dead_at": marked_dead_at, "replicas": replica_nodes()}))
+        replicas = replica_nodes(MODEL_DEPLOYMENT[args.composition])
+        print(json.dumps({"marked_dead_at": marked_dead_at, "replicas": replicas}))
         return
     wait_for_nodes(args.nodes)
     # HAProxy on the head only: clients reach the service through the head's address.
     serve.start(proxy_location="HeadOnly", http_options={"host": "0.0.0.0", "port": args.port})
+    on_head = {"num_cpus": 0.1, "resources": HEAD}
     config = AppConfig.model_validate(
         {
-            "composition": "fused",
+            "composition": args.composition,
+            "ingress": on_head,
+            "preprocessing": on_head,
             "model": {
                 "num_replicas": args.replicas,
                 "num_cpus": 0.1,
@@ -103,7 +112,7 @@ def main(argv: list[str]) -> None:
         }
     )
     serve.run(build_app(config), name=APP, route_prefix="/")
-    print(json.dumps({"replicas": replica_nodes()}))
+    print(json.dumps({"replicas": replica_nodes(MODEL_DEPLOYMENT[args.composition])}))
 
 
 if __name__ == "__main__":

@@ -12,11 +12,13 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 
+from serve_app.config import Composition
 from tests.cluster.cluster import Cluster, choose_variant, ray_cluster
 from tests.cluster.nodes import RayNode
 from tests.conftest import free_port
@@ -43,14 +45,31 @@ the test short. Without one (Serve's default) a request in flight to a replica t
 went silent waits for an answer that never comes (TCP keeps retrying for minutes)."""
 
 
-@pytest.fixture(scope="module", params=["node-killed", "link-cut"])
-def cut(request: pytest.FixtureRequest) -> Cut:
+@dataclass(frozen=True)
+class Case:
+    composition: Composition
+    """``fused``: the whole graph in each replica on a worker. ``split``: ingress and
+    preprocessing on the head, model replicas on the workers, so the ingress's handle
+    loses a replica instead of HAProxy losing a backend."""
+    cut: Cut
     """How the worker is lost. ``node-killed``: every process of its node gets SIGKILL,
     as when a machine dies and its kernel still resets connections (or a raylet and its
     workers crash). ``link-cut``: its link goes down and its processes keep running,
     unreachable, as behind a failed switch; nothing resets a connection to it."""
-    value: Cut = request.param
+
+
+CASES = [Case("fused", "node-killed"), Case("fused", "link-cut"), Case("split", "node-killed")]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=lambda c: f"{c.composition}-{c.cut}")
+def case(request: pytest.FixtureRequest) -> Case:
+    value: Case = request.param
     return value
+
+
+@pytest.fixture(scope="module")
+def cut(case: Case) -> Cut:
+    return case.cut
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +115,10 @@ def answer(process: subprocess.Popen[str], timeout_s: float) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def service(
-    cluster: Cluster, fixture_models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    case: Case,
+    cluster: Cluster,
+    fixture_models_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[str, list[dict[str, Any]]]:
     """The head's base URL and where the replicas landed."""
     port = free_port()
@@ -104,11 +126,13 @@ def service(
         cluster, 1 + len(cluster.workers), "run", f"--port={port}",
         f"--models={fixture_models_dir}", f"--cache={tmp_path_factory.mktemp('cache')}",
         f"--replicas={len(cluster.workers)}", f"--resource={RESOURCE}",
+        f"--composition={case.composition}",
     )  # fmt: skip
     return f"http://{cluster.head.address}:{port}", answer(deploy, 150)["replicas"]
 
 
 def test_losing_a_worker_node_under_load_fails_cleanly_and_serving_resumes_on_the_other(
+    case: Case,
     cut: Cut,
     cluster: Cluster,
     service: tuple[str, list[dict[str, Any]]],
@@ -117,7 +141,11 @@ def test_losing_a_worker_node_under_load_fails_cleanly_and_serving_resumes_on_th
     url, placed = service
     record_property("cluster_variant", cluster.variant)
     record_property("worker_lost_by", cut)
-    print(f"\ncluster: {cluster.variant} ({cluster.why}); worker lost by {cut}")
+    record_property("composition", case.composition)
+    print(
+        f"\ncluster: {cluster.variant} ({cluster.why}); {case.composition} graph; "
+        f"worker lost by {cut}"
+    )
     # One replica on each worker, none on the head.
     assert_on_workers(cluster, placed, len(cluster.workers))
     body = {"model_id": "fixture-yolov8/1", "image": b64_image(solid_image(320, 320, (0, 0, 250)))}
@@ -131,7 +159,10 @@ def test_losing_a_worker_node_under_load_fails_cleanly_and_serving_resumes_on_th
         # Serving again is timed from before the loss, over requests sent after it: one
         # that slipped in ahead of the kill proves nothing.
         gone_at = time.monotonic()
-        watcher = driver(cluster, len(cluster.workers), "lost", f"--timeout={NODE_DEAD_BOUND_S}")
+        watcher = driver(
+            cluster, len(cluster.workers), "lost", f"--timeout={NODE_DEAD_BOUND_S}",
+            f"--composition={case.composition}",
+        )  # fmt: skip
         load.wait_until(serving=STREAK, since=gone_at, timeout_s=RECOVERY_BOUND_S)
         # Still serving once Ray has marked the node dead and Serve has acted on it.
         lost = answer(watcher, NODE_DEAD_BOUND_S + 30)
@@ -153,7 +184,8 @@ def test_losing_a_worker_node_under_load_fails_cleanly_and_serving_resumes_on_th
     record_property("recovery_s", None if recovery is None else round(recovery, 2))
     record_property("node_marked_dead_s", round(dead_after, 1))
     print(
-        f"worker lost ({cut}, {cluster.variant}): {statuses[200]} answered, {len(failed)} failed "
+        f"worker lost ({case.composition}, {cut}, {cluster.variant}): {statuses[200]} answered, "
+        f"{len(failed)} failed "
         f"cleanly ({dict(statuses)}); {STREAK} in a row answered again "
         f"{'never' if recovery is None else f'{recovery:.2f} s'} after the kill; Ray marked "
         f"the node dead after {dead_after:.1f} s, {len(late)} failed after that; "
