@@ -19,6 +19,11 @@ Each was measured on the bundled detector (bench/README.md) and kept because it 
   request in flight to a node whose link is cut waits for minutes (TCP retries; the
   two-node test saw it). 60 s bounds it, far above any answer the server gives
   (a model's first fetch from a slow weight source is the one request it can cut).
+* ``RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S``: a stopping ingress replica keeps
+  serving this long so whatever routes to it can notice. Serve's 30 s is for a cloud
+  load balancer that targets replicas itself; here only HAProxy does, and it marks a
+  replica down after two failed checks 5 s apart. 12 s covers that, and brings a stop
+  (Ctrl-C, SIGTERM) from 35 s to under Kubernetes' default 30 s grace period.
 * HAProxy's metrics and stats ports moved off their defaults (9101 is where a
   Roboflow server, and ``../shared/peer``, listen; 8404 is a common default too).
 
@@ -39,6 +44,7 @@ FAST_PATH: dict[str, str] = {
     "RAY_SERVE_REPLICA_GRPC_MAX_MESSAGE_LENGTH": str(256 * 2**20),
     "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1",
     "RAY_SERVE_HAPROXY_TIMEOUT_SERVER_S": "60",
+    "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "12",
     "RAY_SERVE_HAPROXY_METRICS_PORT": "9111",
     "RAY_SERVE_HAPROXY_STATS_PORT": "9112",
 }
@@ -46,8 +52,8 @@ FAST_PATH: dict[str, str] = {
 EDGE: dict[str, str] = {
     # HAProxy's manager actor and process hold ~100 MiB; Serve's own proxy answers.
     "RAY_SERVE_ENABLE_HA_PROXY": "0",
-    # Replicas stay up this long after a stop so a load balancer in front can notice
-    # them going; nothing but Serve's own proxy is in front of a device (30 s default).
+    # No HAProxy to notice a replica going: Serve's own proxy learns it from the
+    # controller at once.
     "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
     # Ray keeps idle worker processes for tasks, up to one per CPU; Serve's replicas
     # are actors with processes of their own, so the worker the deploy's one task

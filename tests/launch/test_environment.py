@@ -11,7 +11,7 @@ def test_fast_path_fills_what_the_environment_lacks() -> None:
     environ = {"RAY_SERVE_ENABLE_HA_PROXY": "0"}
     applied = apply_fast_path(environ)
     assert applied == {**FAST_PATH, "RAY_SERVE_ENABLE_HA_PROXY": "0"}
-    assert not set(EDGE) - set(FAST_PATH) & set(environ)
+    assert not (set(EDGE) - set(FAST_PATH)) & set(environ), "edge settings only on request"
 
 
 def test_edge_turns_haproxy_off_unless_the_operator_says_otherwise() -> None:
