@@ -46,7 +46,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     edge_help = (
         "trim Ray for a small device: no HAProxy (Serve's own proxy answers), no idle "
-        f"workers, a {EDGE_OBJECT_STORE_BYTES // 2**20} MiB object store"
+        f"workers, a {EDGE_OBJECT_STORE_BYTES // 2**20} MiB object store; models cached "
+        "in ~/.cache/rfserve unless MODEL_CACHE_DIR is set"
     )
     start.add_argument("--edge", action="store_true", help=edge_help)
     start.add_argument(

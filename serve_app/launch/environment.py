@@ -35,7 +35,8 @@ the last images per second (README, Edge mode).
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
 
 FAST_PATH: dict[str, str] = {
     "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
@@ -62,10 +63,20 @@ EDGE: dict[str, str] = {
 }
 
 
+def edge_cache_dir(environ: Mapping[str, str]) -> str:
+    """Where a device keeps models and built engines across reboots, unless
+    ``MODEL_CACHE_DIR`` says: the user's cache folder, not ``/tmp`` (often a tmpfs,
+    or cleared at boot), so a restart neither downloads nor builds again."""
+    home = environ.get("HOME", str(Path.home()))
+    return str(Path(environ.get("XDG_CACHE_HOME", f"{home}/.cache")) / "rfserve")
+
+
 def apply_fast_path(environ: MutableMapping[str, str], edge: bool = False) -> dict[str, str]:
-    """Set every :data:`FAST_PATH` variable (and :data:`EDGE` one, for ``edge``)
-    ``environ`` lacks; returns what applies."""
-    wanted = {**FAST_PATH, **(EDGE if edge else {})}
+    """Set every :data:`FAST_PATH` variable (and :data:`EDGE` one, and the edge model
+    cache, for ``edge``) ``environ`` lacks; returns what applies."""
+    wanted = {**FAST_PATH}
+    if edge:
+        wanted |= {**EDGE, "MODEL_CACHE_DIR": edge_cache_dir(environ)}
     for name, value in wanted.items():
         environ.setdefault(name, value)
     return {name: environ[name] for name in wanted}

@@ -16,8 +16,17 @@ def test_fast_path_fills_what_the_environment_lacks() -> None:
 
 def test_edge_turns_haproxy_off_unless_the_operator_says_otherwise() -> None:
     assert apply_fast_path({}, edge=True)["RAY_SERVE_ENABLE_HA_PROXY"] == "0"
-    environ = {"RAY_SERVE_ENABLE_HA_PROXY": "1"}
+    environ = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "MODEL_CACHE_DIR": "/cache"}
     assert apply_fast_path(environ, edge=True) == {**FAST_PATH, **EDGE, **environ}
+
+
+def test_edge_keeps_models_in_the_users_cache_not_tmp() -> None:
+    assert apply_fast_path({"HOME": "/home/pi"}, edge=True)["MODEL_CACHE_DIR"] == (
+        "/home/pi/.cache/rfserve"
+    )
+    environ = {"HOME": "/home/pi", "XDG_CACHE_HOME": "/data/cache"}
+    assert apply_fast_path(environ, edge=True)["MODEL_CACHE_DIR"] == "/data/cache/rfserve"
+    assert "MODEL_CACHE_DIR" not in apply_fast_path({"HOME": "/home/pi"})
 
 
 def test_both_commands_take_the_edge_flag() -> None:
