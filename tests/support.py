@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import cv2
 import httpx
@@ -44,6 +47,32 @@ def solid_image(width: int, height: int, bgr: tuple[int, int, int]) -> np.ndarra
 def b64_image(image_bgr: np.ndarray) -> dict[str, str]:
     """A lossless base64 request image, so colour means survive exactly."""
     return {"type": "base64", "value": png_b64(image_bgr)}
+
+
+EXAMPLE_JPEG = Path(__file__).resolve().parents[1] / "serve_app/assets/examples/shapes.jpg"
+"""The README's example: three shapes the bundled detector finds."""
+
+
+def example_image() -> dict[str, str]:
+    """The README's example image as a base64 request image, bytes as sent by curl."""
+    return {"type": "base64", "value": base64.b64encode(EXAMPLE_JPEG.read_bytes()).decode()}
+
+
+def wait_until_ready(
+    url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Until ``GET /readiness`` answers 200 (a server still starting may refuse the
+    connection); fails at ``timeout_s``, or at once when ``process`` has exited."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/readiness", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert process is None or process.poll() is None, "the server exited"
+        assert time.monotonic() < deadline, f"{url} not ready after {timeout_s:g} s"
+        time.sleep(0.5)
 
 
 VOLATILE_FIELDS = {"inference_id", "time", "detection_id"}

@@ -4,8 +4,6 @@ the bundled model it preloads."""
 
 from __future__ import annotations
 
-import base64
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +14,9 @@ import yaml
 from serve_app.config import AppConfig
 from tests.deploy.serve_configs import deployments
 from tests.serve_apps import deployed
+from tests.support import example_image, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "serve_app" / "assets" / "examples" / "shapes.jpg"
 
 
 def _fits_a_cpu_machine(path: Path) -> bool:
@@ -40,16 +38,10 @@ def test_cpu_config_starts_and_serves(path: Path, serve_port: int, tmp_path: Pat
     config = AppConfig.model_validate({**args, "settings": settings})
     (model_id,) = config.settings.preload_models
     with deployed(f"config-{path.stem}", config, serve_port) as url:
-        deadline = time.monotonic() + 120
-        ready = httpx.get(f"{url}/readiness", timeout=60)
-        while ready.status_code == 503 and time.monotonic() < deadline:
-            time.sleep(0.5)
-            ready = httpx.get(f"{url}/readiness", timeout=60)
-        assert ready.status_code == 200, ready.text
-        image = {"type": "base64", "value": base64.b64encode(EXAMPLE.read_bytes()).decode()}
+        wait_until_ready(url, 120)
         r = httpx.post(
             f"{url}/infer/object_detection",
-            json={"model_id": model_id, "image": image},
+            json={"model_id": model_id, "image": example_image()},
             timeout=60,
         )
     assert r.status_code == 200, r.text

@@ -4,13 +4,11 @@ it started."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,9 +16,9 @@ import yaml
 
 from bench.processes import descendants
 from tests.conftest import free_port
+from tests.support import example_image, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "serve_app" / "assets" / "examples" / "shapes.jpg"
 START_BOUND_S = 180
 STOP_BOUND_S = 60
 
@@ -60,15 +58,10 @@ def test_edge_start_serves_trimmed_and_stops_clean(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     started: list[int] = []
     try:
-        deadline = time.monotonic() + START_BOUND_S
-        while not _ready(url):
-            assert server.poll() is None, "rfserve start exited"
-            assert time.monotonic() < deadline, "not ready in time"
-            time.sleep(0.5)
-        image = {"type": "base64", "value": base64.b64encode(EXAMPLE.read_bytes()).decode()}
+        wait_until_ready(url, START_BOUND_S, server)
         r = httpx.post(
             f"{url}/infer/object_detection",
-            json={"model_id": "shapes-detection/1", "image": image},
+            json={"model_id": "shapes-detection/1", "image": example_image()},
             timeout=60,
         )
         assert r.status_code == 200, r.text
@@ -89,10 +82,3 @@ def test_edge_start_serves_trimmed_and_stops_clean(tmp_path: Path) -> None:
                 os.killpg(server.pid, signal.SIGKILL)
     survivors = [pid for pid in started if Path(f"/proc/{pid}").exists()]
     assert not command_lines(survivors), "processes left behind"
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readiness", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
