@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ import httpx
 
 from bench.load import LoadSpec, run_load
 from bench.payloads import build_images, detection_bodies
-from bench.processes import memory_of, server_memory
+from bench.processes import memory_of, mib_by_name, server_memory
 from bench.report import save_record
 
 MODEL = "shapes-detection/1"
@@ -57,16 +56,11 @@ def snapshot(root: int) -> Snapshot:
     """The start command's process and every process below it."""
     own = memory_of(root)
     memory = [*server_memory(root), *([own] if own else [])]
-    by_name: defaultdict[str, float] = defaultdict(float)
-    for process in memory:
-        by_name[process.name] += process.pss_bytes / 2**20
     return Snapshot(
         processes=len(memory),
         pss_mib=round(sum(p.pss_bytes for p in memory) / 2**20, 1),
         rss_mib=round(sum(p.rss_bytes for p in memory) / 2**20, 1),
-        by_process_pss_mib={
-            k: round(v, 1) for k, v in sorted(by_name.items(), key=lambda kv: -kv[1])
-        },
+        by_process_pss_mib=mib_by_name(memory, pss=True),
     )
 
 

@@ -65,3 +65,13 @@ def memory_of(pid: int) -> ProcessMemory | None:
 
 def server_memory(root: int | None = None) -> list[ProcessMemory]:
     return [m for pid in descendants(root) if (m := memory_of(pid)) is not None]
+
+
+def mib_by_name(memory: list[ProcessMemory], pss: bool) -> dict[str, float]:
+    """MiB of PSS (or RSS) per process name, largest first: Ray runs several processes
+    under one name (its workers, ``python -u`` monitors)."""
+    totals: dict[str, float] = {}
+    for process in memory:
+        size = process.pss_bytes if pss else process.rss_bytes
+        totals[process.name] = totals.get(process.name, 0.0) + size / 2**20
+    return {name: round(mib, 1) for name, mib in sorted(totals.items(), key=lambda kv: -kv[1])}

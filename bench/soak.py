@@ -17,7 +17,7 @@ import asyncio
 import json
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from bench.payloads import build_images
-from bench.processes import server_memory
+from bench.processes import mib_by_name, server_memory
 from bench.report import save_record
 from bench.server import Overrides, build_config, prepare_environment, read_app_args
 
@@ -111,9 +111,6 @@ async def soak(url: str, args: argparse.Namespace, result: SoakResult) -> None:
         start = time.monotonic()
         while time.monotonic() < stop_at:
             memory = server_memory()
-            by_name: defaultdict[str, float] = defaultdict(float)
-            for process in memory:
-                by_name[process.name] += process.rss_bytes / 2**20
             result.samples.append(
                 Sample(
                     minute=(time.monotonic() - start) / 60,
@@ -122,7 +119,7 @@ async def soak(url: str, args: argparse.Namespace, result: SoakResult) -> None:
                     rss_mib=sum(p.rss_bytes for p in memory) / 2**20,
                     pss_mib=sum(p.pss_bytes for p in memory) / 2**20,
                     processes=len(memory),
-                    by_process_mib=dict(by_name),
+                    by_process_mib=mib_by_name(memory, pss=False),
                 )
             )
             last = result.samples[-1]
