@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from serve_app.core.families import model_family
 from serve_app.core.frames import FrameTransform
 from serve_app.core.ids import Task
 from serve_app.core.predictions import Detections
@@ -21,7 +22,6 @@ from serve_app.core.spec import ModelSpec
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.boxes import to_detections
 from serve_app.decoders.masks import mask_resolution
-from serve_app.decoders.registry import model_family
 from serve_app.device.boxes import best_class, cxcywh_to_xyxy, select_on_device
 from serve_app.device.masks import polygons_on_device
 
@@ -43,20 +43,31 @@ def read_yolov5(output: torch.Tensor, num_classes: int) -> Candidates:
     return cxcywh_to_xyxy(output[:, :4]), scores, class_id, output[:, 5 + num_classes :]
 
 
-_READERS: dict[str, tuple[HeadReader, int]] = {
-    # family: (reader, columns besides class scores and coefficients)
-    "yolov8": (read_yolov8, 4),
-    "yolov11": (read_yolov8, 4),
-    "yolov12": (read_yolov8, 4),
-    "yolov5": (read_yolov5, 5),
-    "yolov7": (read_yolov5, 5),
+@dataclass(frozen=True)
+class HeadLayout:
+    read: HeadReader
+    fixed_columns: int
+    """Columns besides the class scores and mask coefficients."""
+    axis: int
+    """Axis of the batched output those columns run along."""
+
+
+YOLOV8 = HeadLayout(read_yolov8, fixed_columns=4, axis=1)
+YOLOV5 = HeadLayout(read_yolov5, fixed_columns=5, axis=2)
+# The families whose host decoders (decoders/registry.py) read these layouts.
+_LAYOUTS: dict[str, HeadLayout] = {
+    "yolov8": YOLOV8,
+    "yolov9": YOLOV8,
+    "yolov11": YOLOV8,
+    "yolov12": YOLOV8,
+    "yolov5": YOLOV5,
+    "yolov7": YOLOV5,
 }
 
 
 @dataclass(frozen=True)
 class DeviceDecoder:
-    read: HeadReader
-    fixed_columns: int
+    layout: HeadLayout
     segmentation: bool
 
     def fits(self, outputs: Sequence[torch.Tensor], head: ModelHead) -> bool:
@@ -64,12 +75,11 @@ class DeviceDecoder:
         decoder runs, and reports a broken package as it always does."""
         if not outputs or outputs[0].ndim != 3:
             return False
-        masks = outputs[1].shape[1] if self.segmentation and len(outputs) > 1 else 0
         if self.segmentation and (len(outputs) < 2 or outputs[1].ndim != 4):
             return False
-        width = self.fixed_columns + head.num_classes + masks
-        axis = 1 if self.read is read_yolov8 else 2
-        return int(outputs[0].shape[axis]) == width
+        masks = outputs[1].shape[1] if self.segmentation else 0
+        width = self.layout.fixed_columns + head.num_classes + masks
+        return int(outputs[0].shape[self.layout.axis]) == width
 
     def __call__(
         self,
@@ -91,7 +101,7 @@ class DeviceDecoder:
         params: InferenceParams,
         head: ModelHead,
     ) -> Detections:
-        xyxy, scores, class_id, coefficients = self.read(outputs[0][i], head.num_classes)
+        xyxy, scores, class_id, coefficients = self.layout.read(outputs[0][i], head.num_classes)
         keep = select_on_device(xyxy, scores, class_id, params, head.class_names)
         polygons = None
         if self.segmentation:
@@ -116,8 +126,7 @@ class DeviceDecoder:
 def device_decoder_for(spec: ModelSpec) -> DeviceDecoder | None:
     if spec.task not in (Task.OBJECT_DETECTION, Task.INSTANCE_SEGMENTATION):
         return None
-    found = _READERS.get(model_family(spec.model_type))
-    if found is None:
+    layout = _LAYOUTS.get(model_family(spec.model_type))
+    if layout is None:
         return None
-    read, fixed = found
-    return DeviceDecoder(read, fixed, spec.task is Task.INSTANCE_SEGMENTATION)
+    return DeviceDecoder(layout, spec.task is Task.INSTANCE_SEGMENTATION)

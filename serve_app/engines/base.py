@@ -42,3 +42,12 @@ class DeviceEngine(Engine, Protocol):
         batch axis first, on the same device.
         """
         ...
+
+    def infer(self, images: np.ndarray) -> list[np.ndarray]:
+        """Host images through :meth:`forward`: one copy to the device, one back."""
+        import torch
+
+        from serve_app.engines.torch_engine import images_to_device
+
+        outputs = self.forward(images_to_device(images, torch.device(self.device)))
+        return [o.cpu().numpy() for o in outputs]

@@ -23,15 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from serve_app.engines.torch_engine import (
-    TorchSetup,
-    images_to_device,
-    normalize_images,
-    run_in_chunks,
-)
+from serve_app.engines.base import DeviceEngine
+from serve_app.engines.torch_engine import Normalizer, TorchSetup, run_in_chunks
 from serve_app.errors import ModelLoadError
 
 logger = logging.getLogger("ray.serve")
@@ -146,7 +141,7 @@ def _progress_monitor(trt: Any, progress: Callable[[float], None]) -> Any:
     return Monitor()
 
 
-class TensorRTEngine:
+class TensorRTEngine(DeviceEngine):
     """A deserialised engine with one execution context, run on torch's stream."""
 
     name = NAME
@@ -168,14 +163,11 @@ class TensorRTEngine:
         self._outputs = [n for n in names if n not in inputs]
         self._input_dtype = _torch_dtype(trt, self._engine.get_tensor_dtype(self._input))
         self._lock = threading.Lock()  # one execution context
-
-    def infer(self, images: np.ndarray) -> list[np.ndarray]:
-        outputs = self.forward(images_to_device(images, self.setup.device))
-        return [o.cpu().numpy() for o in outputs]
+        self._normalize = Normalizer(setup.normalization, self._input_dtype, setup.device)
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        x = normalize_images(images, self.setup.normalization, self._input_dtype).contiguous()
+        x = self._normalize(images).contiguous()
         return run_in_chunks(self._execute, x, self._max_batch)
 
     def _execute(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -38,17 +38,29 @@ class TorchSetup:
     cuda_graphs: bool = False
 
 
-def normalize_images(
-    images: torch.Tensor, normalization: InputNormalization, dtype: torch.dtype
-) -> torch.Tensor:
+class Normalizer:
     """[B, 3, H, W] RGB in 0..255 → the network's input: scaled to [0, 1], then
-    ``(x - mean) / std`` per channel, in ``dtype``."""
-    x = images.to(dtype) * (1.0 / 255.0)
-    if normalization.is_identity:
-        return x
-    mean = torch.tensor(normalization.mean, dtype=dtype, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(normalization.std, dtype=dtype, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
+    ``(x - mean) / std`` per channel, in ``dtype``. The mean and std are put on the
+    device once, not copied there with every batch."""
+
+    def __init__(
+        self, normalization: InputNormalization, dtype: torch.dtype, device: torch.device
+    ) -> None:
+        self._dtype = dtype
+        self._mean_std: tuple[torch.Tensor, torch.Tensor] | None = None
+        if not normalization.is_identity:
+            mean, std = (
+                torch.tensor(values, dtype=dtype, device=device).view(1, 3, 1, 1)
+                for values in (normalization.mean, normalization.std)
+            )
+            self._mean_std = (mean, std)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.to(self._dtype) * (1.0 / 255.0)
+        if self._mean_std is None:
+            return x
+        mean, std = self._mean_std
+        return (x - mean) / std
 
 
 def images_to_device(images: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -96,21 +108,14 @@ class TorchEngine(DeviceEngine):
             self._buckets = tuple(buckets or ())
         self._graphs: dict[int, _CapturedGraph] = {}
         self._graph_lock = threading.Lock()
-
-    @property
-    def buckets(self) -> tuple[int, ...]:
-        return self._buckets
+        self._normalize = Normalizer(setup.normalization, setup.dtype, setup.device)
 
     def _program_for(self, size: int) -> Program:
         return self._any_size if self._any_size is not None else self._by_bucket[size]
 
-    def infer(self, images: np.ndarray) -> list[np.ndarray]:
-        outputs = self.forward(images_to_device(images, self.setup.device))
-        return [o.cpu().numpy() for o in outputs]
-
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        x = normalize_images(images, self.setup.normalization, self.setup.dtype)
+        x = self._normalize(images)
         if self.setup.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         if not self._buckets:

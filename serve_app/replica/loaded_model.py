@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,7 @@ from serve_app.replica.engine_switch import EngineSwitch
 from serve_app.weights.package import ModelPackage
 
 if TYPE_CHECKING:
+    from serve_app.device.decoding import DeviceDecoder
     from serve_app.weights.engine_store import EngineStore
 
 
@@ -52,6 +54,14 @@ class LoadedModel:
         switch = EngineSwitch(engine, build, store, selection.fallback)
         return cls(package.spec, switch, decoder, ModelHead.from_spec(package.spec))
 
+    @cached_property
+    def device_decoder(self) -> DeviceDecoder | None:
+        """The head's decoder on the device, if it has one: looked up on the first
+        batch that runs on a device (it imports torch), then kept."""
+        from serve_app.device.decoding import device_decoder_for
+
+        return device_decoder_for(self.spec)
+
     @property
     def engine(self) -> Engine:
         """The engine serving now."""
@@ -82,11 +92,10 @@ class LoadedModel:
         outputs are decoded there where the head has a device reader."""
         import torch
 
-        from serve_app.device.decoding import device_decoder_for
         from serve_app.engines.torch_engine import images_to_device
 
         outputs = engine.forward(images_to_device(batch.pixels, torch.device(engine.device)))
-        decoder = device_decoder_for(self.spec)
+        decoder = self.device_decoder
         if decoder is not None and decoder.fits(outputs, self.head):
             with torch.inference_mode():
                 return list(decoder(outputs, batch.frames, batch.params, self.head))
