@@ -9,7 +9,7 @@ from fastapi import Request
 
 from serve_app.batching import Grouper, HopStats
 from serve_app.config import GroupingConfig
-from serve_app.core.ids import ModelId, Task
+from serve_app.core.ids import Task
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import InferenceRequest, RequestGroup
 from serve_app.core.stages import GroupRunner
@@ -38,9 +38,9 @@ class RequestDispatcher:
     async def infer(
         self, model_id: str, task: Task | None, request: InferenceRequest, api_key: str | None
     ) -> RequestResult:
-        """The result of ``request`` by ``model_id``, whose task must be ``task`` (any
-        task when None)."""
-        key = _GroupKey(ModelId.normalize(model_id), task, api_key)
+        """The result of ``request`` by ``model_id`` (normalised, as the caller's
+        admission gives it), whose task must be ``task`` (any task when None)."""
+        key = _GroupKey(model_id, task, api_key)
         return await self._grouper.submit(key, request)
 
     def stats(self) -> dict[str, object]:

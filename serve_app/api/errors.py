@@ -50,10 +50,11 @@ def as_client_error(exc: BaseException) -> ServeAppError | None:
 
 
 def error_response(request: Request, exc: BaseException) -> JSONResponse:
+    exc = unwrap_error(exc)
     error = as_client_error(exc)
     if error is None:
-        logger.error("Unhandled error while serving a request", exc_info=unwrap_error(exc))
-        error = ServeAppError(f"Internal error: {type(unwrap_error(exc)).__name__}")
+        logger.error("Unhandled error while serving a request", exc_info=exc)
+        error = ServeAppError(f"Internal error: {type(exc).__name__}")
     note_error(request, error.message)
     headers = (
         {"Retry-After": str(math.ceil(error.retry_after_s))}

@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from serve_app.observability.metrics import server_metrics
+
 
 @dataclass
 class HopStats:
@@ -28,8 +30,6 @@ class HopStats:
         self.images += images
         self.images_per_call[images] += 1
         if self.name is not None:
-            from serve_app.observability.metrics import server_metrics
-
             metrics, tags = server_metrics(), {"hop": self.name}
             metrics.group_images.observe(images, tags=tags)
             for wait in waits_s:

@@ -89,7 +89,8 @@ def server_metrics() -> ServerMetrics:
         group_images=histogram(
             "rfserve_group_images",
             description="Images per call across a hop: 'preprocessing' (groups leaving "
-            "the ingress), 'model' (calls into the model stage), 'forward' (per pass).",
+            "the ingress), 'model' (calls into the model stage), 'batch' (batches the "
+            "model stage gathers), 'forward' (per pass).",
             boundaries=SIZE_BOUNDARIES,
             tag_keys=("hop",),
         ),

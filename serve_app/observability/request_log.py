@@ -14,6 +14,7 @@ import logging
 import time
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -68,8 +69,7 @@ def _record(scope: Scope, status: int, elapsed_s: float) -> None:
     state: dict[str, Any] = scope.get("state") or {}
     route = getattr(scope.get("route"), "path", "unmatched")
     model = state.get(_STATE_MODEL, "")
-    headers = dict(scope.get("headers") or [])
-    rid = headers.get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+    rid = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
     error = state.get(_STATE_ERROR)
     level = logging.WARNING if status >= 500 else logging.INFO
     logger.log(

@@ -36,6 +36,7 @@ from filelock import FileLock, Timeout
 from serve_app.core.ids import ModelId
 from serve_app.engines.keys import DeviceIdentity, EngineKey
 from serve_app.errors import ServeAppError, UpstreamTimeoutError
+from serve_app.weights.download import LOCKS_DIR, STAGING_DIR, fresh_folder, publish_folder
 
 if TYPE_CHECKING:
     from serve_app.config import ServerSettings
@@ -70,7 +71,7 @@ class StoredEngine:
 class EngineStore:
     def __init__(self, cache_dir: Path, share: S3Source | None = None) -> None:
         self._root = cache_dir / ENGINES_DIR
-        self._locks = cache_dir / ".locks" / ENGINES_DIR
+        self._locks = cache_dir / LOCKS_DIR / ENGINES_DIR
         self._share = share
         self._upload_denied = False
 
@@ -126,9 +127,8 @@ class EngineStore:
     ) -> StoredEngine:
         if _complete(target):  # another replica built it while we waited
             return StoredEngine(target, EngineOrigin.CACHE)
-        staging = self._root / ".staging" / model_id.relative_path / key.name
-        shutil.rmtree(staging, ignore_errors=True)  # a crashed build's leftovers
-        staging.mkdir(parents=True)
+        staging = self._root / STAGING_DIR / model_id.relative_path / key.name
+        fresh_folder(staging)
         try:
             step("fetching")
             if self._fetch(model_id, key, staging):
@@ -138,9 +138,7 @@ class EngineStore:
                 build(staging)
                 (staging / KEY_FILE).write_text(json.dumps(key.describe(), indent=1))
                 origin = EngineOrigin.BUILT
-            shutil.rmtree(target, ignore_errors=True)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staging.rename(target)
+            publish_folder(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         if origin is EngineOrigin.BUILT:

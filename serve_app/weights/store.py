@@ -42,22 +42,21 @@ from serve_app.errors import (
     UpstreamTimeoutError,
 )
 from serve_app.weights.base import WeightSource
+from serve_app.weights.download import LOCKS_DIR, STAGING_DIR, fresh_folder, publish_folder
 from serve_app.weights.local import find_local_package, is_complete_package, local_model_dirs
 from serve_app.weights.package import ModelPackage
 from serve_app.weights.roboflow import RoboflowSource
 from serve_app.weights.s3 import S3Source
 
-STAGING_DIR = ".staging"
-LOCKS_DIR = ".locks"
 QUARANTINE_DIR = ".quarantine"
 
 FETCH_ATTEMPTS = 2
 """Fetches of a package from one source whose download arrived but does not load."""
 
 LOCK_TIMEOUT_S = 600.0
+"""How long to wait for another process's download of the same model."""
 
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
-"""How long to wait for another process's download of the same model."""
 
 
 def build_sources(settings: ServerSettings) -> list[WeightSource]:
@@ -194,9 +193,7 @@ class ModelStore:
                 failures.append((source, exc))
                 continue
             if found:
-                shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
-                target.parent.mkdir(parents=True, exist_ok=True)
-                staging.rename(target)
+                publish_folder(staging, target)  # over an incomplete leftover, if any
                 return True
         return False
 
@@ -214,9 +211,7 @@ class ModelStore:
     def _fetch_once(
         self, source: WeightSource, model_id: ModelId, staging: Path, api_key: str | None
     ) -> bool:
-        # We hold the model's lock: whatever is in staging is a crashed fetch's.
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+        fresh_folder(staging)  # we hold the model's lock
         if not source.fetch(model_id, staging, api_key):
             return False
         ModelPackage.load(model_id, staging)  # parses the ONNX graph, reads the metadata

@@ -122,18 +122,15 @@ async def answer_request(
     task: Task | None,
     dispatcher: RequestDispatcher,
     caller: Caller,
-    model_id: str | None = None,
 ) -> Response:
     """Every image of ``request`` as one request to the stages: one response, or a
     list for a list (``response_model`` documents the shape; the body is written here).
 
-    ``task`` None serves the model's own task; ``model_id`` replaces the request's.
+    ``task`` None serves the model's own task.
     """
     start = time.perf_counter()
     images = image_payloads(request.image)
-    admitted = caller.admit_inference(
-        model_id or str(request.model_id), len(images), request.api_key
-    )
+    admitted = caller.admit_inference(request.model_id, len(images), request.api_key)
     inference = InferenceRequest(
         images=images,
         params=inference_params(request),

@@ -98,7 +98,7 @@ async def legacy_infer_post(
     if _media_type(request) == "application/json" and not query.image:
         # The older docs' style: the body is the /infer request (its key may be inside).
         body = await _json_request(request, model_id)
-        return await answer_request(body, None, dispatcher, caller, model_id)
+        return await answer_request(body, None, dispatcher, caller)
     start = time.perf_counter()
     admitted = caller.admit_inference(model_id, 1, None)
     payload = _url_payload(query) or await _body_payload(request, query)
