@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import ray
@@ -71,3 +72,22 @@ def replica_actors(app: str, deployment: str) -> list[ray.actor.ActorHandle]:
         if entry["name"].startswith(f"SERVE_REPLICA::{app}#{deployment}#")
     ]
     return [ray.get_actor(name, namespace="serve") for name in names]
+
+
+def call(base: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    return httpx.request(method, f"{base}{path}", timeout=60, **kwargs)
+
+
+def registry(base: str) -> dict[str, dict[str, Any]]:
+    """``/model/registry`` by model id."""
+    r = call(base, "GET", "/model/registry")
+    assert r.status_code == 200, r.text
+    return {m["model_id"]: m for m in r.json()["models"]}
+
+
+def wait_until_loaded(base: str, model_id: str, replicas: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while (entry := registry(base).get(model_id)) is None or len(entry["replicas"]) < replicas:
+        assert time.monotonic() < deadline, registry(base)
+        time.sleep(0.2)
+    return entry

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support import png_b64, skip_unless_bundled
+from tests.support import b64_image, skip_unless_bundled
 from tools.shapes import CLASS_NAMES, EVAL_SEED_START, generate_classification_sample
 
 MODEL_ID = "shapes-classification/1"
@@ -22,7 +22,7 @@ def test_top1_accuracy(client: httpx.Client) -> None:
             generate_classification_sample(EVAL_SEED_START + i)
             for i in range(start, start + PER_REQUEST)
         ]
-        images = [{"type": "base64", "value": png_b64(image)} for image, _ in samples]
+        images = [b64_image(image) for image, _ in samples]
         r = client.post("/infer/classification", json={"model_id": MODEL_ID, "image": images})
         assert r.status_code == 200, r.text
         for (_, label), answer in zip(samples, r.json(), strict=True):

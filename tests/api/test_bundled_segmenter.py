@@ -11,7 +11,7 @@ import cv2
 import httpx
 import numpy as np
 
-from tests.support import box_of, match_pairs, png_b64, skip_unless_bundled
+from tests.support import b64_image, box_of, match_pairs, skip_unless_bundled
 from tools.shapes import EVAL_SEED_START, generate_scene
 
 MODEL_ID = "shapes-segmentation/1"
@@ -36,7 +36,7 @@ def test_mean_mask_iou_of_matched_objects(client: httpx.Client) -> None:
     objects = 0
     for start in range(0, SCENES, PER_REQUEST):
         scenes = [generate_scene(EVAL_SEED_START + i) for i in range(start, start + PER_REQUEST)]
-        images = [{"type": "base64", "value": png_b64(s.image)} for s in scenes]
+        images = [b64_image(s.image) for s in scenes]
         r = client.post(
             "/infer/instance_segmentation", json={"model_id": MODEL_ID, "image": images}
         )

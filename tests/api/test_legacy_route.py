@@ -16,6 +16,7 @@ import pytest
 
 from serve_app.api.routes.legacy import RESERVED_SEGMENTS
 from tests.support import (
+    b64_image,
     box_of,
     loopback_image_server,
     npy_b64,
@@ -55,7 +56,7 @@ def test_base64_form_body_answers_like_infer(client: httpx.Client) -> None:
     legacy = r.json()
     modern = client.post(
         "/infer/object_detection",
-        json={"model_id": MODEL[1:], "image": {"type": "base64", "value": png_b64(IMAGE)}},
+        json={"model_id": MODEL[1:], "image": b64_image(IMAGE)},
     ).json()
     assert counts(legacy) == counts(modern) == {"red-thing": 1, "blue-thing": 1}
     for old, new in zip(legacy["predictions"], modern["predictions"], strict=True):
@@ -222,7 +223,7 @@ def test_json_body_is_read_as_the_infer_request_of_the_models_task(
 ) -> None:
     """The request of Roboflow's older docs: the body's options apply, as on /infer."""
     options = {"confidence": 0.75, "iou_threshold": 0.5, "api_key": "any-key"}
-    body = {"image": {"type": "base64", "value": png_b64(IMAGE)}, **options}
+    body = {"image": b64_image(IMAGE), **options}
     r = client.post(f"/{model}", json=body)
     assert r.status_code == 200, r.text
     expected = client.post(route, json={**body, "model_id": model}).json()
@@ -233,7 +234,7 @@ def test_json_body_is_read_as_the_infer_request_of_the_models_task(
 
 
 def test_json_body_options_change_the_answer(client: httpx.Client) -> None:
-    image = {"type": "base64", "value": png_b64(IMAGE)}
+    image = b64_image(IMAGE)
     loose = client.post(MODEL, json={"image": image, "iou_threshold": 0.7}).json()
     strict = client.post(MODEL, json={"image": image, "confidence": 0.8}).json()
     assert counts(loose) == {"red-thing": 2, "blue-thing": 1}
@@ -241,7 +242,7 @@ def test_json_body_options_change_the_answer(client: httpx.Client) -> None:
 
 
 def test_json_body_with_a_list_of_images_answers_a_list(client: httpx.Client) -> None:
-    image = {"type": "base64", "value": png_b64(IMAGE)}
+    image = b64_image(IMAGE)
     r = client.post(MODEL, json={"image": [image, image]})
     assert r.status_code == 200, r.text
     assert [counts(answer) for answer in r.json()] == [{"red-thing": 1, "blue-thing": 1}] * 2
@@ -279,7 +280,7 @@ def test_format_image_draws_a_classification(client: httpx.Client) -> None:
 
 
 def test_model_ids_are_normalised_on_infer_as_on_model_routes(client: httpx.Client) -> None:
-    image = {"type": "base64", "value": png_b64(IMAGE)}
+    image = b64_image(IMAGE)
     r = client.post(
         "/infer/object_detection", json={"model_id": "/fixture-yolov10/1/", "image": image}
     )

@@ -8,7 +8,6 @@ watched turning from 503 to 200 when that model arrives.
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 import ray
 
 from serve_app.config import AppConfig, ServerSettings
-from tests.serve_apps import deployed, small_app
+from tests.serve_apps import call, deployed, registry, small_app, wait_until_loaded
 from tests.support import b64_image, solid_image
 
 APP = "rfserve-models"
@@ -53,25 +52,6 @@ def preloading_app(models_dir: Path, cache_dir: Path, **layout: Any) -> AppConfi
         preload_models=[PRELOADED, LATE],
     )
     return small_app(settings, **layout)
-
-
-def call(base: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(method, f"{base}{path}", timeout=60, **kwargs)
-
-
-def registry(base: str) -> dict[str, dict[str, Any]]:
-    """``/model/registry`` by model id."""
-    r = call(base, "GET", "/model/registry")
-    assert r.status_code == 200, r.text
-    return {m["model_id"]: m for m in r.json()["models"]}
-
-
-def wait_until_loaded(base: str, model_id: str, replicas: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while (entry := registry(base).get(model_id)) is None or len(entry["replicas"]) < replicas:
-        assert time.monotonic() < deadline, registry(base)
-        time.sleep(0.2)
-    return entry
 
 
 def infer(base: str, model_id: str) -> httpx.Response:

@@ -11,16 +11,8 @@ from pathlib import Path
 import pytest
 from ray import serve
 
-from tests.api.test_models_routes import (
-    LATE,
-    PRELOADED,
-    call,
-    infer,
-    preloading_app,
-    registry,
-    wait_until_loaded,
-)
-from tests.serve_apps import deployed
+from tests.api.test_models_routes import LATE, PRELOADED, infer, preloading_app
+from tests.serve_apps import call, deployed, registry, wait_until_loaded
 
 APP = "rfserve-single"
 

@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.support import loopback_image_server, npy_b64, png_b64, solid_image
+from tests.support import b64_image, loopback_image_server, npy_b64, solid_image
 from tools.fixtures.heads import CLASSIFICATION_GAIN
 
 
@@ -78,7 +78,7 @@ def request_image(style: str, level: int, image_server: str) -> dict[str, str]:
         return {"type": "url", "value": f"{image_server}/red/{level}.png"}
     if style == "numpy":
         return {"type": "numpy", "value": npy_b64(red_image(level))}
-    return {"type": "base64", "value": png_b64(red_image(level))}
+    return b64_image(red_image(level))
 
 
 STYLES = ["base64", "numpy", "url"]
@@ -128,7 +128,7 @@ def test_a_list_of_images_answers_a_list_in_order(
 def test_a_model_of_another_task_is_a_400(
     client: httpx.Client, route: str, model_id: str, model_task: str
 ) -> None:
-    image = {"type": "base64", "value": png_b64(red_image(200))}
+    image = b64_image(red_image(200))
     r = client.post(route, json={"model_id": model_id, "image": image})
     assert r.status_code == 400, r.text
     message = r.json()["message"]
@@ -140,7 +140,7 @@ def test_a_model_of_another_task_is_a_400(
     [{"mask_decode_mode": "exact"}, {"tradeoff_factor": 1.5}, {"tradeoff_factor": -0.1}],
 )
 def test_invalid_mask_options_are_a_422(client: httpx.Client, options: dict) -> None:
-    image = {"type": "base64", "value": png_b64(red_image(200))}
+    image = b64_image(red_image(200))
     body = {"model_id": "fixture-yolov8-seg/1", "image": image, **options}
     r = client.post("/infer/instance_segmentation", json=body)
     assert r.status_code == 422, r.text

@@ -26,7 +26,7 @@ from serve_app.preprocessing.prepare import prepare_image
 from serve_app.replica.loaded_model import LoadedModel
 from serve_app.weights.engine_store import EngineStore
 from tests.engines.models import bundled_package
-from tests.serve_apps import deployed, small_app
+from tests.serve_apps import deployed, registry, small_app
 from tests.support import box_iou, box_of, jpeg_b64
 from tools.shapes import generate_scene
 
@@ -102,13 +102,8 @@ def assert_answers_match(answers: list[dict[str, Any]], expected: list[Predictio
 
 
 def engine_of(base: str, model_id: str) -> dict[str, Any] | None:
-    r = httpx.get(f"{base}/model/registry", timeout=30)
-    assert r.status_code == 200, r.text
-    for model in r.json()["models"]:
-        if model["model_id"] == model_id and model["engines"]:
-            engine: dict[str, Any] = model["engines"][0]
-            return engine
-    return None
+    engines = registry(base).get(model_id, {}).get("engines")
+    return engines[0] if engines else None
 
 
 def wait_for(base: str, model_id: str, live: str, deadline_s: float = 120) -> dict[str, Any]:

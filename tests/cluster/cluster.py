@@ -87,7 +87,7 @@ def ray_cluster(
         stack.callback(shutil.rmtree, folder, ignore_errors=True)
         hosts: Sequence[Host | None]
         if variant == "netns":
-            hosts = stack.enter_context(bridged_hosts(workers + 1)).hosts
+            hosts = stack.enter_context(bridged_hosts(workers + 1))
         else:
             hosts = [None] * (workers + 1)
         # Registered after the namespaces, so it runs before they are deleted.

@@ -26,14 +26,6 @@ HEAD = {"node:__internal_head__": 0.001}
 """Ray's own resource of the head node: what pins a deployment there."""
 
 
-def wait_for_nodes(count: int, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while sum(node["Alive"] for node in ray.nodes()) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"fewer than {count} Ray nodes alive after {timeout_s:g} s")
-        time.sleep(0.5)
-
-
 def wait_for_alive_nodes(count: int, timeout_s: float) -> float:
     """Until exactly ``count`` nodes are alive (Ray has marked the rest dead); returns
     when, on ``time.monotonic()``'s clock (the machine's, as the test's is)."""
@@ -91,7 +83,7 @@ def main(argv: list[str]) -> None:
         replicas = replica_nodes(MODEL_DEPLOYMENT[args.composition])
         print(json.dumps({"marked_dead_at": marked_dead_at, "replicas": replicas}))
         return
-    wait_for_nodes(args.nodes)
+    wait_for_alive_nodes(args.nodes, 60)
     # HAProxy on the head only: clients reach the service through the head's address.
     serve.start(proxy_location="HeadOnly", http_options={"host": "0.0.0.0", "port": args.port})
     on_head = {"num_cpus": 0.1, "resources": HEAD}

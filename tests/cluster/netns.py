@@ -17,10 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 
+def in_netns(netns: str | None, argv: Sequence[str]) -> list[str]:
+    """``argv`` run inside network namespace ``netns`` (None: this one)."""
+    return ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+
+
 def _ip(*args: str, netns: str | None = None, check: bool = True) -> str:
-    prefix = ["ip", "netns", "exec", netns] if netns else []
     result = subprocess.run(
-        [*prefix, "ip", *args], capture_output=True, text=True, check=False, timeout=30
+        in_netns(netns, ["ip", *args]), capture_output=True, text=True, check=False, timeout=30
     )
     if check and result.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {result.stderr.strip()}")
@@ -63,19 +67,11 @@ class Host:
 
     def command(self, argv: Sequence[str]) -> list[str]:
         """``argv`` run inside this namespace."""
-        return ["ip", "netns", "exec", self.netns, *argv]
+        return in_netns(self.netns, argv)
 
     def pids(self) -> list[int]:
         """Every process whose network namespace this is."""
         return [int(p) for p in _ip("netns", "pids", self.netns, check=False).split()]
-
-
-@dataclass(frozen=True)
-class Network:
-    bridge: str
-    gateway: str
-    """The root namespace's address on the bridge."""
-    hosts: tuple[Host, ...]
 
 
 def _free_subnet() -> ipaddress.IPv4Network:
@@ -95,7 +91,7 @@ def _free_subnet() -> ipaddress.IPv4Network:
 
 
 @contextmanager
-def bridged_hosts(count: int) -> Iterator[Network]:
+def bridged_hosts(count: int) -> Iterator[tuple[Host, ...]]:
     """``count`` namespaces, each with a veth into one bridge and its own address on a
     free /24; all of it is deleted on exit, whatever still runs inside (run
     :meth:`Host.pids` and end those processes first)."""
@@ -120,7 +116,7 @@ def bridged_hosts(count: int) -> Iterator[Network]:
             _ip("link", "set", "lo", "up", netns=host.netns)
             _ip("addr", "add", f"{host.address}/{subnet.prefixlen}", "dev", inner, netns=host.netns)
             _ip("link", "set", inner, "up", netns=host.netns)
-        yield Network(bridge, addresses[0], hosts)
+        yield hosts
     finally:
         for host in hosts:
             # Deleting the namespace deletes the veth end inside it, and with it its peer.

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.processes import descendants
 from serve_app.launch.environment import FAST_PATH
 from tests.cluster.netns import Host
 from tests.conftest import free_port
@@ -70,32 +71,12 @@ class RayNode:
         in its namespace, or on loopback to ``ray start`` and all its descendants (HAProxy
         runs in a session of its own, so the process group alone misses it)."""
         doomed = set(self.host.pids()) if self.host else set()
-        doomed |= descendants(self.process.pid) | {self.process.pid}
+        doomed |= {self.process.pid, *descendants(self.process.pid)}
         for pid in doomed:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(10)
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid``, from ``/proc``."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # The command name, in parentheses, may hold spaces: fields follow the last ")".
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
 
 
 def start_node(

@@ -68,18 +68,14 @@ def case(request: pytest.FixtureRequest) -> Case:
 
 
 @pytest.fixture(scope="module")
-def cut(case: Case) -> Cut:
-    return case.cut
-
-
-@pytest.fixture(scope="module")
-def cluster(cut: Cut) -> Iterator[Cluster]:
+def cluster(case: Case) -> Iterator[Cluster]:
     variant, why = choose_variant()
     if variant is None:
         pytest.skip(f"cannot run a multi-node Ray cluster here: {why}")
-    if cut == "link-cut" and variant != "netns":
+    if case.cut == "link-cut" and variant != "netns":
         pytest.skip(f"a link can be cut only between network namespaces ({why})")
-    env = {"RAY_SERVE_HAPROXY_TIMEOUT_SERVER_S": str(SERVER_TIMEOUT_S)} if cut == "link-cut" else {}
+    link_cut = case.cut == "link-cut"
+    env = {"RAY_SERVE_HAPROXY_TIMEOUT_SERVER_S": str(SERVER_TIMEOUT_S)} if link_cut else {}
     with ray_cluster(
         variant, why, workers=2, head_cpus=1, worker_cpus=1, worker_resources={RESOURCE: 1}, env=env
     ) as c:
@@ -133,13 +129,13 @@ def service(
 
 def test_losing_a_worker_node_under_load_fails_cleanly_and_serving_resumes_on_the_other(
     case: Case,
-    cut: Cut,
     cluster: Cluster,
     service: tuple[str, list[dict[str, Any]]],
     record_property: Callable[[str, object], None],
 ) -> None:
     url, placed = service
     record_property("cluster_variant", cluster.variant)
+    cut = case.cut
     record_property("worker_lost_by", cut)
     record_property("composition", case.composition)
     print(

@@ -15,7 +15,7 @@ from serve_app.engines.keys import DeviceIdentity, EngineKey, file_sha256
 from serve_app.engines.options import EngineOptions
 from serve_app.engines.selection import installed, select_engine
 from serve_app.engines.tensorrt import batch_profile
-from tests.engines.models import bundled_package
+from tests.engines.models import built_engine, bundled_package
 
 KEY = EngineKey(
     onnx_sha256="ab" * 32,
@@ -91,9 +91,7 @@ def test_tensorrt_engine_matches_onnx_runtime(tmp_path: Path) -> None:
     package = bundled_package("shapes-detection/1")
     options = EngineOptions(backend="tensorrt", precision="fp32", max_batch_size=4)
     selection = select_engine(options)
-    build = optimised_build(options, package, selection)
-    assert build is not None
-    engine, _ = build.run(None, lambda state, progress: None)
+    engine = built_engine(options, package, selection)
     reference = create_engine(EngineOptions(backend="onnxruntime"), package)
     images = np.random.default_rng(0).integers(0, 256, (3, 320, 320, 3), dtype=np.uint8)
     np.testing.assert_allclose(engine.infer(images)[0], reference.infer(images)[0], atol=1e-2)

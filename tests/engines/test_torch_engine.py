@@ -12,13 +12,13 @@ import torch
 
 from serve_app.core.ids import ModelId
 from serve_app.core.spec import IMAGENET, UNNORMALIZED, InputNormalization
-from serve_app.engines.factory import create_engine, optimised_build
+from serve_app.engines.factory import create_engine
 from serve_app.engines.onnx_to_torch import ConversionError, convert_onnx
 from serve_app.engines.options import EngineOptions
 from serve_app.engines.selection import cuda_usable, select_engine
 from serve_app.engines.torch_engine import TorchEngine, TorchSetup
 from serve_app.weights.package import ModelPackage
-from tests.engines.models import BUNDLED, bundled_package
+from tests.engines.models import BUNDLED, built_engine, bundled_package
 from tests.engines.test_onnxruntime_engine import identity_model
 
 FIXTURES = (
@@ -54,9 +54,7 @@ def test_converted_and_traced_engines_answer_as_onnx_runtime(
     selection = select_engine(options)
     reference = create_engine(EngineOptions(backend="onnxruntime"), package)
     converted = create_engine(options, package, selection)
-    build = optimised_build(options, package, selection)
-    assert build is not None
-    traced, _ = build.run(None, lambda state, progress: None)
+    traced = built_engine(options, package, selection)
     assert (converted.name, traced.name) == ("torch", "torch-trace")
     # 3 pads to the bucket of 4; 6 runs as 4 + 2. A fixed batch of 1 runs image by image.
     for count in (1, 3, 6):
@@ -111,9 +109,8 @@ def test_cuda_engine_answers_as_onnx_runtime(precision: str, cuda_graphs: bool) 
         max_batch_size=8,  # type: ignore[arg-type]
     )
     selection = select_engine(options)
-    build = optimised_build(options, package, selection)
-    assert build is not None and selection.device == "cuda"
-    engine, _ = build.run(None, lambda state, progress: None)
+    assert selection.device == "cuda"
+    engine = built_engine(options, package, selection)
     images = images_for(package, 5)
     want = create_engine(EngineOptions(backend="onnxruntime"), package).infer(images)
     tolerance = 5e-2 if precision == "fp16" else 1e-3
