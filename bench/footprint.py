@@ -76,16 +76,17 @@ async def load_and_sample(root: int, spec: LoadSpec, bodies: list[bytes]) -> tup
     return (await load).images_per_s, peak
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> float | None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    """Whether ``GET /readiness`` answered 200 within ``timeout_s``, the server alive."""
     start = time.monotonic()
     while time.monotonic() - start < timeout_s and process.poll() is None:
         try:
             if httpx.get(f"{url}/readiness", timeout=2).status_code == 200:
-                return time.monotonic() - start
+                return True
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    return None
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> Footprint:
@@ -108,10 +109,9 @@ def main(argv: Sequence[str] | None = None) -> Footprint:
     started = time.monotonic()
     process = subprocess.Popen(command, start_new_session=True)  # noqa: S603
     try:
-        ready = wait_ready(url, process, 180)
-        result.ready_after_s = None if ready is None else time.monotonic() - started
-        if ready is None:
+        if not wait_ready(url, process, 180):
             raise SystemExit("the server did not get ready")
+        result.ready_after_s = time.monotonic() - started
         time.sleep(args.settle_s)
         result.idle = snapshot(process.pid)
         bodies = detection_bodies(MODEL, build_images(16, 90).jpeg_b64, 1)

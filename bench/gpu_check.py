@@ -58,7 +58,7 @@ from serve_app.replica.engine_switch import EngineSwitch  # noqa: E402
 from serve_app.replica.loaded_model import LoadedModel  # noqa: E402
 from serve_app.weights.local import BUNDLED_MODELS_DIR  # noqa: E402
 from serve_app.weights.package import ModelPackage  # noqa: E402
-from tools.shapes import generate_scene  # noqa: E402
+from tools.shapes import box_iou, generate_scene  # noqa: E402
 
 BUNDLED = ("shapes-detection/1", "shapes-segmentation/1", "shapes-classification/1")
 SCENE_SEED = 3_000_000
@@ -112,13 +112,6 @@ def scene_batch(spec: ModelSpec, count: int) -> tuple[ImageBatch, list[np.ndarra
     return batch, [s.image for s in scenes]
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return float(w * h / union) if union > 0 else 0.0
-
-
 def mask_iou(a: np.ndarray, b: np.ndarray, height: int, width: int) -> float:
     masks = []
     for points in (a, b):
@@ -140,7 +133,7 @@ def compare(check: Check, want: Prediction, got: Prediction) -> None:
         check.problems.append(f"classes {want.class_id.tolist()} != {got.class_id.tolist()}")
         return
     for i in range(len(want)):
-        iou = box_iou(want.xyxy[i], got.xyxy[i])
+        iou = float(box_iou(want.xyxy[i], got.xyxy[i])[0, 0])
         check.min_box_iou = min(check.min_box_iou or 1.0, iou)
         if want.polygons is not None and got.polygons is not None:
             m = mask_iou(want.polygons[i], got.polygons[i], want.image_height, want.image_width)
@@ -330,7 +323,7 @@ def main() -> None:
         from tools.export_timing_model import export_timing_model
 
         package_dir = export_timing_model(Path(folder), args.size)
-        package = ModelPackage.load(ModelId.parse(f"{package_dir.parent.name}/1"), package_dir)
+        package = package_at(Path(folder), f"{package_dir.parent.name}/{package_dir.name}")
         print(f"throughput, {args.size}x{args.size}:")
         throughput = measure_throughput(package, args.device, args.batches, args.seconds)
     report = {

@@ -16,7 +16,7 @@ from bench.cpu import CpuMeter
 
 ROUTE = "/infer/object_detection"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-_JSON = {"content-type": "application/json"}
+JSON_HEADERS = {"content-type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def check_loopback(base_url: str) -> None:
 async def probe(base_url: str, body: bytes, timeout_s: float) -> object:
     """One request before timing: loads the model and fails fast on a broken setup."""
     async with httpx.AsyncClient(base_url=base_url, timeout=timeout_s, trust_env=False) as c:
-        response = await c.post(ROUTE, content=body, headers=_JSON)
+        response = await c.post(ROUTE, content=body, headers=JSON_HEADERS)
     if response.status_code != 200:
         raise RuntimeError(f"probe request failed: HTTP {response.status_code}: {response.text}")
     return response.json()
@@ -138,7 +138,7 @@ async def _client_loop(
         start = time.perf_counter()
         error: str | None
         try:
-            response = await client.post(ROUTE, content=body, headers=_JSON)
+            response = await client.post(ROUTE, content=body, headers=JSON_HEADERS)
             error = None if response.status_code == 200 else f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             error = type(exc).__name__

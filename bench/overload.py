@@ -29,13 +29,15 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from bench.load import ROUTE, LoadSpec, run_load
+from bench.load import JSON_HEADERS, ROUTE, LoadSpec, run_load
 from bench.payloads import build_images, detection_bodies
 from bench.report import save_record
 from bench.server import Overrides, build_config, prepare_environment, read_app_args
 
 MODEL = "shapes-detection/1"
 SCRIPT = Path(__file__).with_name("overload.lua")
+RECOVERY_BOUND_S = 120.0
+"""How long after the load stops the server must answer again, or the run fails."""
 PROBES = 4
 CONCURRENCY_STEPS = (1, 2, 4, 8, 16, 32)
 
@@ -88,13 +90,12 @@ async def probe_while(
     url: str, body: bytes, running: asyncio.Event
 ) -> list[tuple[int, float, str]]:
     answers: list[tuple[int, float, str]] = []
-    headers = {"content-type": "application/json"}
     async with httpx.AsyncClient(base_url=url, timeout=120, trust_env=False) as http:
 
         async def probe() -> None:
             while running.is_set():
                 start = time.perf_counter()
-                r = await http.post(ROUTE, content=body, headers=headers)
+                r = await http.post(ROUTE, content=body, headers=JSON_HEADERS)
                 elapsed = (time.perf_counter() - start) * 1e3
                 answers.append((r.status_code, elapsed, r.headers.get("retry-after", "")))
 
@@ -117,9 +118,10 @@ async def overload(
     running.clear()
     answers = await probes
     stopped = time.perf_counter()
-    headers = {"content-type": "application/json"}
     async with httpx.AsyncClient(base_url=url, timeout=60, trust_env=False) as http:
-        while (await http.post(ROUTE, content=body, headers=headers)).status_code != 200:
+        while (await http.post(ROUTE, content=body, headers=JSON_HEADERS)).status_code != 200:
+            if time.perf_counter() - stopped > RECOVERY_BOUND_S:
+                raise SystemExit(f"not serving {RECOVERY_BOUND_S:g} s after the load stopped")
             await asyncio.sleep(0.05)
     return output.decode(), answers, time.perf_counter() - stopped
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from collections import Counter
@@ -24,7 +23,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.payloads import build_images
+from bench.load import JSON_HEADERS
+from bench.payloads import build_images, detection_bodies
 from bench.processes import mib_by_name, server_memory
 from bench.report import save_record
 from bench.server import Overrides, build_config, prepare_environment, read_app_args
@@ -81,9 +81,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def bodies() -> list[tuple[str, bytes]]:
     images = build_images(16, 90)
     return [
-        (route, json.dumps({"model_id": model, "image": {"type": "base64", "value": b64}}).encode())
+        (route, body)
         for route, model in WORKLOAD
-        for b64 in images.jpeg_b64
+        for body in detection_bodies(model, images.jpeg_b64, 1)
     ]
 
 
@@ -92,7 +92,6 @@ async def soak(url: str, args: argparse.Namespace, result: SoakResult) -> None:
     errors: Counter[str] = Counter()
     done = [0]
     stop_at = time.monotonic() + args.minutes * 60
-    headers = {"content-type": "application/json"}
 
     async def client(index: int, http: httpx.AsyncClient) -> None:
         position = index
@@ -100,7 +99,7 @@ async def soak(url: str, args: argparse.Namespace, result: SoakResult) -> None:
             route, body = work[position % len(work)]
             position += args.clients
             try:
-                response = await http.post(route, content=body, headers=headers)
+                response = await http.post(route, content=body, headers=JSON_HEADERS)
                 if response.status_code != 200:
                     errors[f"HTTP {response.status_code}"] += 1
             except httpx.HTTPError as exc:

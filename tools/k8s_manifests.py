@@ -27,6 +27,8 @@ METRICS_PORT = 8080  # Ray's Prometheus endpoint, as `rfserve start` sets it
 CACHE_DIR = "/cache"  # MODEL_CACHE_DIR, the images' VOLUME
 UID = 10001  # the images' `rfserve` user and group
 POOL_LABEL = "rfserve.io/pool"  # the Ray node label the configs' label_selector asks for
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+"""Every container's: no new privileges, no Linux capabilities."""
 SECRET = f"{NAME}-secrets"
 SETTINGS_MAP = f"{NAME}-settings"
 CACHE_CLAIM = f"{NAME}-model-cache"
@@ -142,10 +144,7 @@ def _container(role: str, image: str, shape: PodShape, *, ready_on_serve: bool) 
             {"name": "model-cache", "mountPath": CACHE_DIR},
             {"name": "shm", "mountPath": "/dev/shm"},
         ],
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": CONTAINER_SECURITY,
     }
     if ready_on_serve:
         # Ready once the application answers /readiness through this pod's proxy (503
@@ -239,10 +238,7 @@ def ray_service(variant: Variant) -> dict[str, Any]:
                         "requests": {"cpu": "500m", "memory": "512Mi"},
                         "limits": {"cpu": "500m", "memory": "512Mi"},
                     },
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
+                    "securityContext": CONTAINER_SECURITY,
                 },
                 "headGroupSpec": head,
                 "workerGroupSpecs": workers,
