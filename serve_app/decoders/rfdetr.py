@@ -21,7 +21,7 @@ from serve_app.core.frames import FrameTransform
 from serve_app.core.predictions import Detections
 from serve_app.core.requests import InferenceParams
 from serve_app.decoders.base import ModelHead, check_outputs
-from serve_app.decoders.boxes import allowed_classes, cxcywh_to_xyxy, to_detections
+from serve_app.decoders.boxes import cxcywh_to_xyxy, select_detections, to_detections
 from serve_app.decoders.masks import mask_polygons, mask_resolution, sigmoid
 
 BACKGROUND_CLASS = "background_class83422"
@@ -57,14 +57,11 @@ def _select(outputs: Sequence[np.ndarray], params: InferenceParams, head: ModelH
         names = names[:background] + names[background + 1 :]
     # Exports may have more logits than the model names classes: those are no answers.
     keep = label < len(names)
-    classes = allowed_classes(params, names)
-    if classes is not None:
-        keep &= np.isin(label, classes)
     query, label, score = query[keep], label[keep], score[keep]
-    order = np.argsort(-score, kind="stable")[: params.max_detections]
     size = np.array([head.input_width, head.input_height] * 2, np.float32)
-    xyxy = cxcywh_to_xyxy(boxes[query[order]].astype(np.float32)) * size
-    return _Selected(xyxy, score[order], label[order].astype(np.int64), query[order], names)
+    xyxy = cxcywh_to_xyxy(boxes[query].astype(np.float32)) * size
+    order = select_detections(xyxy, score, label, params, names, run_nms=False)
+    return _Selected(xyxy[order], score[order], label[order].astype(np.int64), query[order], names)
 
 
 def decode_rfdetr_detection(
