@@ -62,7 +62,8 @@ class ModelDescription(BaseModel):
     input_width: int
     replicas: list[ModelLocation] = Field(description="Every model replica holding it")
     engines: list[EngineDescription] = Field(
-        default_factory=list, description="Per replica, in the order above, its engine"
+        default_factory=list,
+        description="The engine of each replica above that reports one, in their order",
     )
 
 

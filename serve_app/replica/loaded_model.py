@@ -46,11 +46,10 @@ class LoadedModel:
         decoder = decoder_for(package.spec)  # fails fast, before the weights are loaded
         selection = select_engine(options)
         engine = create_engine(options, package, selection)
-        # A network torch cannot convert has no traced form; TensorRT parses it itself.
-        converted = isinstance(engine, DeviceEngine)
-        build = None
-        if converted or selection.backend == "tensorrt":
-            build = optimised_build(options, package, selection, store)
+        # A network torch could not convert (served by ONNX Runtime) has no traced form;
+        # TensorRT parses the ONNX itself, so it builds either way.
+        unconverted = selection.backend == "torch" and not isinstance(engine, DeviceEngine)
+        build = None if unconverted else optimised_build(options, package, selection, store)
         switch = EngineSwitch(engine, build, store, selection.fallback)
         return cls(package.spec, switch, decoder, ModelHead.from_spec(package.spec))
 
