@@ -62,21 +62,35 @@ def mask_polygons(
     span the network input: each resized to ``resolution`` (width, height), cut to its
     box of ``xyxy`` [D, 4] (network-input pixels) if given, and thresholded."""
     width, height = resolution
-    # Mask pixels per input pixel, on each axis.
-    scale = np.array([width / input_size[0], height / input_size[1]], dtype=np.float32)
+    scale = mask_scale(resolution, input_size)
     polygons = []
     for i, probability in enumerate(probabilities):
         if (width, height) != probability.shape[::-1]:
             probability = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
-        x1, y1, x2, y2 = 0, 0, width, height
-        if xyxy is not None:
-            # Mask pixels whose centre lies inside the box: columns x1..x2-1, rows y1..y2-1.
-            x1, x2 = np.clip(np.ceil(xyxy[i, [0, 2]] * scale[0] - 0.5), 0, width).astype(int)
-            y1, y2 = np.clip(np.ceil(xyxy[i, [1, 3]] * scale[1] - 0.5), 0, height).astype(int)
+        whole = (0, 0, width, height)
+        x1, y1, x2, y2 = whole if xyxy is None else box_span(xyxy[i], scale, resolution)
         inside = probability[y1:y2, x1:x2] > MASK_THRESHOLD
         outline = mask_to_polygon(inside) + np.array([x1, y1], dtype=np.float32)
         polygons.append(outline / scale)
     return polygons
+
+
+def mask_scale(resolution: tuple[int, int], input_size: tuple[int, int]) -> np.ndarray:
+    """Mask pixels per network-input pixel, on each axis (float32 [2])."""
+    return np.array(
+        [resolution[0] / input_size[0], resolution[1] / input_size[1]], dtype=np.float32
+    )
+
+
+def box_span(
+    box: np.ndarray, scale: np.ndarray, resolution: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """x1, y1, x2, y2 of the mask pixels whose centre lies inside ``box`` (x1, y1, x2,
+    y2 float32 in network-input pixels): columns x1..x2-1, rows y1..y2-1."""
+    width, height = resolution
+    x1, x2 = np.clip(np.ceil(box[[0, 2]] * scale[0] - 0.5), 0, width).astype(int)
+    y1, y2 = np.clip(np.ceil(box[[1, 3]] * scale[1] - 0.5), 0, height).astype(int)
+    return int(x1), int(y1), int(x2), int(y2)
 
 
 def mask_to_polygon(mask: np.ndarray) -> np.ndarray:

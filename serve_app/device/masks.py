@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from serve_app.decoders.masks import MASK_THRESHOLD, mask_to_polygon
+from serve_app.decoders.masks import MASK_THRESHOLD, box_span, mask_scale, mask_to_polygon
 
 
 def polygons_on_device(
@@ -31,17 +31,11 @@ def polygons_on_device(
         probability = F.interpolate(
             probability, size=(height, width), mode="bilinear", align_corners=False
         )
-    scale = torch.tensor(
-        [width / input_size[0], height / input_size[1]], device=xyxy.device, dtype=torch.float32
-    )
-    # Mask pixels whose centre lies inside the box: columns x1..x2-1, rows y1..y2-1.
-    xs = torch.ceil(xyxy[:, [0, 2]].float() * scale[0] - 0.5).clamp(0, width).long()
-    ys = torch.ceil(xyxy[:, [1, 3]].float() * scale[1] - 0.5).clamp(0, height).long()
+    scale = mask_scale(resolution, input_size)
     masks = (probability[:, 0] > MASK_THRESHOLD).cpu().numpy()
-    spans = torch.cat([xs, ys], dim=1).cpu().numpy()
-    scale_np = scale.cpu().numpy()
     polygons = []
-    for mask, (x1, x2, y1, y2) in zip(masks, spans, strict=True):
+    for mask, box in zip(masks, xyxy.float().cpu().numpy(), strict=True):
+        x1, y1, x2, y2 = box_span(box, scale, resolution)
         outline = mask_to_polygon(mask[y1:y2, x1:x2]) + np.array([x1, y1], dtype=np.float32)
-        polygons.append(outline / scale_np)
+        polygons.append(outline / scale)
     return polygons
