@@ -98,10 +98,10 @@ class EngineSwitch:
             logger.exception("Building the %s engine of %s failed", self._build.backend, model)
             self._finish("failed", error=f"{type(exc).__name__}: {exc}")
             return
-        with self._guard:
-            self._live = engine
+        # The new engine and its "ready" state appear together: nobody reading the
+        # status may see one without the other.
+        self._finish("ready", origin=origin.value, engine=engine)
         logger.info("Model %s now runs on %s (%s)", model, engine.name, origin.value)
-        self._finish("ready", origin=origin.value)
 
     def _report(self, state: str, progress: float) -> None:
         with self._guard:
@@ -111,8 +111,16 @@ class EngineSwitch:
         if changed:
             self._on_change()
 
-    def _finish(self, state: str, origin: str | None = None, error: str | None = None) -> None:
+    def _finish(
+        self,
+        state: str,
+        origin: str | None = None,
+        error: str | None = None,
+        engine: Engine | None = None,
+    ) -> None:
         with self._guard:
+            if engine is not None:
+                self._live = engine
             self._state, self._origin, self._error = state, origin, error
             self._finished = time.monotonic()
             if state == "ready":

@@ -4,6 +4,7 @@ happens under load, and a failed build leaves the model serving."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from serve_app.core.engines import EngineStatus
 from serve_app.core.frames import ResizeMode
 from serve_app.core.ids import ModelId
 from serve_app.core.predictions import Detections, Prediction
@@ -23,6 +25,7 @@ from serve_app.engines.factory import EngineBuild, create_engine, optimised_buil
 from serve_app.engines.options import EngineOptions
 from serve_app.engines.selection import select_engine
 from serve_app.preprocessing.transforms import resize_to_input
+from serve_app.replica import engine_switch
 from serve_app.replica.engine_switch import EngineSwitch
 from serve_app.replica.loaded_model import LoadedModel
 from serve_app.weights.engine_store import EngineStore
@@ -180,3 +183,38 @@ def test_a_failed_build_is_reported_and_the_model_keeps_serving(
     assert red_scores(model.run_batch(red_batch())) == pytest.approx(
         [r / 255 for r in REDS], abs=2e-3
     )
+
+
+def test_the_new_engine_is_never_seen_without_its_ready_state(
+    package: ModelPackage, tmp_path: Path
+) -> None:
+    """The registry polls replicas at any moment, the swap's own log line included: a
+    status naming the new engine must already say the build is ready and where the
+    engine came from."""
+    gate = threading.Event()
+    gate.set()
+    interim = create_engine(EngineOptions(backend="onnxruntime"), package)
+    model = model_with(package, interim, gated(torch_build(package), gate), tmp_path)
+    seen: list[EngineStatus] = []
+
+    class Snapshot(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(model.engines.status())
+
+    log = engine_switch.logger
+    handler, level = Snapshot(), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        model.engines.start(lambda: seen.append(model.engines.status()))
+        assert model.engines.wait(60)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    assert seen[-1].live == "torch-trace"
+    for status in seen:
+        assert status.build is not None
+        if status.live == "torch-trace":
+            assert (status.build.state, status.build.origin) == ("ready", "built")
+        else:
+            assert status.build.state != "ready"
