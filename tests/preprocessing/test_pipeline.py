@@ -11,6 +11,7 @@ from serve_app.core.ids import ModelId, Task
 from serve_app.core.requests import PreprocessOptions
 from serve_app.core.spec import ModelSpec
 from serve_app.preprocessing.prepare import prepare_image, should_auto_orient
+from serve_app.preprocessing.steps import to_grayscale
 from serve_app.preprocessing.transforms import resize_to_input
 from serve_app.weights.package import parse_preprocessing
 
@@ -169,3 +170,23 @@ def test_fit_rounds_as_roboflow_does(
     assert (pixels == 7).sum() == new_w * new_h * 3, "the image fills exactly that region"
     assert (frame.scale_x, frame.scale_y) == pytest.approx((scale, scale))
     assert (frame.pad_x, frame.pad_y) == pad
+
+
+@pytest.mark.parametrize("fmt", ["Stretch to", "Fit (black edges) in", "Fit (grey edges) in"])
+@pytest.mark.parametrize("steps", [{}, CROP, {"grayscale": {}}])
+def test_rgb_after_the_resize_gives_the_pixels_of_rgb_before_it(
+    fmt: str, steps: dict[str, object]
+) -> None:
+    """The flip to RGB runs on the network-size result (cheap) rather than on the
+    decoded image (a copy of all of it); resizing and padding treat the channels
+    alike, so the network gets the very same pixels."""
+    image = np.random.default_rng(3).integers(0, 256, (301, 517, 3), dtype=np.uint8)
+    spec = package(steps, fmt)
+    pixels, frame = prepare_image(image, spec, PreprocessOptions())
+    region = image[150:301, 129:387] if steps == CROP else image
+    if "grayscale" in steps:
+        region = to_grayscale(region)
+    mode = ResizeMode(fmt)
+    expected, _ = resize_to_input(np.ascontiguousarray(region[:, :, ::-1]), 320, 320, mode)
+    assert pixels.flags.c_contiguous
+    np.testing.assert_array_equal(pixels, expected)
