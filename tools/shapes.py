@@ -62,25 +62,32 @@ class Scene:
     objects: list[ShapeObject]
 
 
-def generate_scene(seed: int) -> Scene:
+def generate_scene(
+    seed: int, size: tuple[int, int] | None = None, object_scale: float = 1.0
+) -> Scene:
     """A scene of 1-5 non-overlapping shapes on a varied background.
 
-    Width and height are each drawn from [256, 640]. Objects never share pixels and
-    their boxes overlap with IoU < 0.1; if no such place is found for an object after
-    many tries it is left out, so a scene always has at least one object but may
-    have fewer than drawn.
+    Width and height are each drawn from [256, 640] unless ``size`` (width, height)
+    fixes them; objects are 30-150 pixels across, times ``object_scale`` (larger
+    frames for the benchmark keep their objects in proportion). Objects never share
+    pixels and their boxes overlap with IoU < 0.1; if no such place is found for an
+    object after many tries it is left out, so a scene always has at least one object
+    but may have fewer than drawn. With the defaults a seed gives the scene it always
+    gave.
     """
     rng = np.random.default_rng(seed)
-    width, height = (int(v) for v in rng.integers(_SCENE_SIDE[0], _SCENE_SIDE[1] + 1, size=2))
+    drawn = tuple(int(v) for v in rng.integers(_SCENE_SIDE[0], _SCENE_SIDE[1] + 1, size=2))
+    width, height = size or drawn
     background = _background(rng, height, width)
     image = background.copy()
     taken = np.zeros((height, width), dtype=bool)
     objects: list[ShapeObject] = []
-    max_size = min(_OBJECT_SIZE[1], 0.6 * min(width, height))
+    smallest = _OBJECT_SIZE[0] * object_scale
+    max_size = min(_OBJECT_SIZE[1] * object_scale, 0.6 * min(width, height))
     for _ in range(int(rng.integers(1, _MAX_OBJECTS + 1))):
         for _attempt in range(30):
-            size = float(rng.uniform(_OBJECT_SIZE[0], max_size))
-            placed = _try_place(rng, image, background, taken, objects, size)
+            diameter = float(rng.uniform(smallest, max_size))
+            placed = _try_place(rng, image, background, taken, objects, diameter)
             if placed is not None:
                 objects.append(placed)
                 # Keep a 3-pixel gap so that neighbouring objects never touch.
