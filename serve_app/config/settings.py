@@ -86,6 +86,9 @@ class ServerSettings(BaseSettings):
 
     max_image_pixels: int = Field(8192 * 8192, gt=0, validation_alias="RFSERVE_MAX_IMAGE_PIXELS")
     """Larger images are refused from their header, before they are decoded."""
+    scaled_jpeg_decode: bool = Field(True, validation_alias="RFSERVE_SCALED_JPEG_DECODE")
+    """Decode a JPEG much larger than the network's input at a reduced libjpeg scale;
+    false decodes every image whole, as Roboflow's server does."""
 
     max_body_bytes: int = Field(50 * 2**20, gt=0, validation_alias="RFSERVE_MAX_BODY_BYTES")
     """Largest request body; a larger one is refused with 413 before it is read whole."""

@@ -43,9 +43,9 @@ class FrameTransform:
     pad_y: float = 0.0
     offset_x: float = 0.0
     offset_y: float = 0.0
-    crop_width: int | None = None
+    crop_width: float | None = None
     """Size of the static crop the network saw; None when it saw the whole image."""
-    crop_height: int | None = None
+    crop_height: float | None = None
 
     def points_to_original(self, xy: np.ndarray) -> np.ndarray:
         """Map an ``[..., 2]`` float array of (x, y) points and clip to the region seen."""
@@ -77,4 +77,25 @@ class FrameTransform:
             original_height=height,
             crop_width=self.original_width,
             crop_height=self.original_height,
+        )
+
+    def rescaled(self, width: int, height: int) -> FrameTransform:
+        """The same map onto a ``width`` x ``height`` version of the image it maps to.
+
+        For an image decoded at a reduced scale (``preprocessing/image_loading``): this
+        map reaches the reduced pixels, the one returned the full image's, every length
+        stretched by ``width / original_width`` across and ``height / original_height``
+        down (the sizes decoded, so libjpeg's rounding up is accounted for).
+        """
+        fx, fy = width / self.original_width, height / self.original_height
+        return replace(
+            self,
+            original_width=width,
+            original_height=height,
+            scale_x=self.scale_x / fx,
+            scale_y=self.scale_y / fy,
+            offset_x=self.offset_x * fx,
+            offset_y=self.offset_y * fy,
+            crop_width=None if self.crop_width is None else self.crop_width * fx,
+            crop_height=None if self.crop_height is None else self.crop_height * fy,
         )

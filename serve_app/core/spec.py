@@ -39,7 +39,7 @@ class CropBox:
         """
 
         def pixel(percent: float, size: int) -> int:
-            return int(min(max(percent, 0.0), 100.0) / 100 * size)
+            return int(_share(percent) * size)
 
         return (
             pixel(self.x_min, width),
@@ -47,6 +47,18 @@ class CropBox:
             pixel(self.x_max, width),
             pixel(self.y_max, height),
         )
+
+    def kept_share(self) -> tuple[float, float]:
+        """The share of the width and of the height the crop keeps (0 where none)."""
+        return (
+            max(_share(self.x_max) - _share(self.x_min), 0.0),
+            max(_share(self.y_max) - _share(self.y_min), 0.0),
+        )
+
+
+def _share(percent: float) -> float:
+    """A percent of a side as a share of it, clamped to 0..1."""
+    return min(max(percent, 0.0), 100.0) / 100
 
 
 @dataclass(frozen=True)

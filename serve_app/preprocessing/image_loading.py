@@ -3,6 +3,13 @@
 Payloads arrive as base64 text, a URL, a NumPy array or raw bytes (multipart).
 NumPy payloads are read in the ``.npy`` format without pickle: unpickling client
 data runs arbitrary code, so pickled arrays need ``RFSERVE_ALLOW_PICKLED_NUMPY``.
+
+A JPEG much larger than the network needs is decoded at a reduced scale (libjpeg
+scales while it decodes: 1/2, 1/4 or 1/8, the largest that leaves the size asked
+for), which skips most of the decoder's work on a large frame; the
+:class:`DecodedImage` keeps the full image's size, so answers map back onto it.
+``RFSERVE_SCALED_JPEG_DECODE=false`` decodes every image whole, as Roboflow's server
+does, for the same network pixels as it.
 """
 
 from __future__ import annotations
@@ -28,11 +35,23 @@ _NPY_MAGIC = b"\x93NUMPY"
 Image.MAX_IMAGE_PIXELS = None
 
 
+# libjpeg's scales, coarsest first, and OpenCV's flag for each.
+_JPEG_SCALES = (
+    (8, cv2.IMREAD_REDUCED_COLOR_8),
+    (4, cv2.IMREAD_REDUCED_COLOR_4),
+    (2, cv2.IMREAD_REDUCED_COLOR_2),
+)
+# EXIF orientations 5-8 turn the image a quarter: its width and height swap.
+_EXIF_ORIENTATION = 0x0112
+_QUARTER_TURNS = frozenset({5, 6, 7, 8})
+
+
 @dataclass(frozen=True)
 class LoadPolicy:
     allow_pickled_numpy: bool
     max_pixels: int
     url: UrlFetchPolicy
+    scaled_jpeg_decode: bool = True
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> LoadPolicy:
@@ -40,45 +59,127 @@ class LoadPolicy:
             allow_pickled_numpy=settings.allow_pickled_numpy,
             max_pixels=settings.max_image_pixels,
             url=UrlFetchPolicy.from_settings(settings),
+            scaled_jpeg_decode=settings.scaled_jpeg_decode,
         )
 
 
+@dataclass(frozen=True)
+class DecodedImage:
+    pixels: np.ndarray
+    """HxWx3 uint8 BGR as decoded: the whole image, or a reduced scale of it."""
+    width: int
+    """The whole image's width and height, oriented as ``pixels``."""
+    height: int
+
+    @property
+    def reduced(self) -> bool:
+        return self.pixels.shape[:2] != (self.height, self.width)
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    width: int
+    """As stored, before any EXIF orientation."""
+    height: int
+    jpeg: bool
+    orientation: int
+    """EXIF orientation, 1 (as stored) to 8; 1 where the file has none."""
+
+    def oriented_size(self, auto_orient: bool) -> tuple[int, int]:
+        turned = auto_orient and self.orientation in _QUARTER_TURNS
+        return (self.height, self.width) if turned else (self.width, self.height)
+
+
 def load_image(payload: ImagePayload, policy: LoadPolicy, auto_orient: bool = True) -> np.ndarray:
-    """Decode ``payload``; EXIF orientation is applied when ``auto_orient``."""
+    """Decode ``payload`` whole; EXIF orientation is applied when ``auto_orient``."""
+    return decode_payload(payload, policy, auto_orient).pixels
+
+
+def decode_payload(
+    payload: ImagePayload,
+    policy: LoadPolicy,
+    auto_orient: bool = True,
+    at_least: tuple[int, int] | None = None,
+) -> DecodedImage:
+    """Decode ``payload``, at a reduced scale where it is a JPEG that stays at least
+    ``at_least`` (width, height, oriented) pixels at that scale and the policy allows;
+    whole otherwise. EXIF orientation is applied when ``auto_orient``."""
     if payload.type is ImageType.NUMPY:
         image = _array_to_bgr(_load_numpy(_as_bytes(payload.value), policy.allow_pickled_numpy))
+        _check_pixels(image.shape[1], image.shape[0], policy.max_pixels)
+        return DecodedImage(image, image.shape[1], image.shape[0])
+    if payload.type is ImageType.URL:
+        data = fetch_url(str(payload.value), policy.url)
+    elif payload.type is ImageType.BASE64:
+        data = _b64decode(payload.value)
     else:
-        if payload.type is ImageType.URL:
-            data = fetch_url(str(payload.value), policy.url)
-        elif payload.type is ImageType.BASE64:
-            data = _b64decode(payload.value)
-        else:
-            data = _as_bytes(payload.value)
-        # A small file can declare a huge image: refuse it before decoding a pixel.
-        declared = size_from_header(data)
-        if declared is not None:
-            _check_pixels(*declared, policy.max_pixels)
-        image = decode_image_bytes(data, auto_orient)
+        data = _as_bytes(payload.value)
+    # A small file can declare a huge image: refuse it before decoding a pixel.
+    header = read_header(data)
+    if header is not None:
+        _check_pixels(header.width, header.height, policy.max_pixels)
+        if header.jpeg and at_least is not None and policy.scaled_jpeg_decode:
+            reduced = _decode_reduced(data, header, auto_orient, at_least)
+            if reduced is not None:
+                return reduced
+    image = decode_image_bytes(data, auto_orient)
     _check_pixels(image.shape[1], image.shape[0], policy.max_pixels)
-    return image
+    return DecodedImage(image, image.shape[1], image.shape[0])
+
+
+def _decode_reduced(
+    data: bytes, header: ImageHeader, auto_orient: bool, at_least: tuple[int, int]
+) -> DecodedImage | None:
+    """The JPEG at the coarsest scale that keeps ``at_least``; None where no scale
+    does, or where the decoder's size is not the header's at that scale (then the
+    map back could not be trusted, and the image is decoded whole)."""
+    width, height = header.oriented_size(auto_orient)
+    fitting = [
+        (scale, flag)
+        for scale, flag in _JPEG_SCALES
+        if width >= scale * at_least[0] and height >= scale * at_least[1]
+    ]
+    if not fitting:
+        return None
+    scale, flag = fitting[0]
+    if not auto_orient:
+        flag |= cv2.IMREAD_IGNORE_ORIENTATION
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
+    # libjpeg rounds a reduced side up.
+    if image is None or image.shape[:2] != (-(-height // scale), -(-width // scale)):
+        return None
+    return DecodedImage(image, width, height)
 
 
 def image_decoder_environment(settings: ServerSettings) -> dict[str, str]:
     """Environment of a process that decodes images: OpenCV's own pixel limit, which it
     reads once when it loads, set to ours, for the formats whose header Pillow cannot
-    read (:func:`size_from_header`)."""
+    read (:func:`read_header`)."""
     return {"OPENCV_IO_MAX_IMAGE_PIXELS": str(settings.max_image_pixels)}
 
 
-def size_from_header(data: bytes) -> tuple[int, int] | None:
-    """(width, height) an encoded image declares, read from its header alone (Pillow
-    parses headers lazily); None for a format Pillow does not know, left to OpenCV."""
+def read_header(data: bytes) -> ImageHeader | None:
+    """What an encoded image declares, read from its header alone (Pillow parses
+    headers lazily); None for a format Pillow does not know, left to OpenCV."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
+            # Phones write MPO: a JPEG followed by more pictures, which OpenCV skips.
+            jpeg = image.format in ("JPEG", "MPO")
+            orientation = _orientation(image) if jpeg else 1
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
-    return int(width), int(height)
+    return ImageHeader(int(width), int(height), jpeg, orientation)
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation; 1 where it is missing or malformed (a scaled decode then
+    finds OpenCV's size differs, and decodes whole)."""
+    try:
+        value = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - malformed EXIF raises nearly anything
+        return 1
+    return value if isinstance(value, int) else 1
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:

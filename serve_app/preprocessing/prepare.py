@@ -8,12 +8,15 @@ predictions back onto the image the client sent.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
 from serve_app.core.frames import FrameTransform, ResizeMode
 from serve_app.core.requests import PreprocessOptions
 from serve_app.core.spec import ModelSpec
+from serve_app.preprocessing.image_loading import DecodedImage
 from serve_app.preprocessing.steps import adjust_contrast, take_static_crop, to_grayscale
 from serve_app.preprocessing.transforms import resize_to_input
 
@@ -21,6 +24,31 @@ from serve_app.preprocessing.transforms import resize_to_input
 def should_auto_orient(spec: ModelSpec, options: PreprocessOptions) -> bool:
     """EXIF orientation is applied only where the model was trained with it."""
     return spec.preprocessing.auto_orient and not options.disable_auto_orient
+
+
+def decode_floor(spec: ModelSpec, options: PreprocessOptions) -> tuple[int, int] | None:
+    """The smallest (width, height) a decoded image may have for the network still to
+    get its full input size from it: the input, enlarged by the share of the image the
+    static crop keeps. None where the crop keeps nothing (the crop step refuses it)."""
+    crop = None if options.disable_static_crop else spec.preprocessing.static_crop
+    width, height = spec.input_width, spec.input_height
+    if crop is None:
+        return width, height
+    kept_x, kept_y = crop.kept_share()
+    if kept_x <= 0 or kept_y <= 0:
+        return None
+    return math.ceil(width / kept_x), math.ceil(height / kept_y)
+
+
+def prepare_decoded(
+    decoded: DecodedImage, spec: ModelSpec, options: PreprocessOptions
+) -> tuple[np.ndarray, FrameTransform]:
+    """:func:`prepare_image` of an image decoded whole or at a reduced scale; the map
+    returned reaches the whole image's pixels either way."""
+    pixels, frame = prepare_image(decoded.pixels, spec, options)
+    if decoded.reduced:
+        frame = frame.rescaled(decoded.width, decoded.height)
+    return pixels, frame
 
 
 def prepare_image(

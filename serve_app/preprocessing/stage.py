@@ -40,8 +40,8 @@ from serve_app.core.spec import ModelSpec
 from serve_app.core.stages import ModelClient
 from serve_app.errors import InvalidRequestError
 from serve_app.observability.metrics import server_metrics
-from serve_app.preprocessing.image_loading import LoadPolicy, load_image
-from serve_app.preprocessing.prepare import prepare_image, should_auto_orient
+from serve_app.preprocessing.image_loading import LoadPolicy, decode_payload
+from serve_app.preprocessing.prepare import decode_floor, prepare_decoded, should_auto_orient
 from serve_app.preprocessing.visualization import (
     class_colors,
     draw_classification,
@@ -189,9 +189,11 @@ def _prepare(
     policy: LoadPolicy,
     keep_decoded: bool,
 ) -> _Prepared:
-    decoded = load_image(image, policy, should_auto_orient(spec, options))
-    pixels, frame = prepare_image(decoded, spec, options)
-    return _Prepared(pixels, frame, decoded if keep_decoded else None)
+    # A drawing is made on the whole image; the network alone may take a reduced one.
+    at_least = None if keep_decoded else decode_floor(spec, options)
+    decoded = decode_payload(image, policy, should_auto_orient(spec, options), at_least)
+    pixels, frame = prepare_decoded(decoded, spec, options)
+    return _Prepared(pixels, frame, decoded.pixels if keep_decoded else None)
 
 
 def _draw(
