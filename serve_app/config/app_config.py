@@ -118,6 +118,9 @@ class EngineConfig(_Strict):
     precision: Precision = "fp16"
     num_threads: int = Field(0, ge=0)
     """Intra-op threads per model; 0 lets the runtime choose (one per core)."""
+    lone_threads: int = Field(0, ge=0)
+    """ONNX Runtime on CPU: threads of a forward pass that runs alone in its replica
+    (``engines/passes.py``); 0, or no more than ``num_threads``: no lone layout."""
     cuda_graphs: bool = True
     channels_last: bool = True
     workspace_mb: int = Field(4096, ge=64)

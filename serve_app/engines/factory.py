@@ -62,6 +62,7 @@ def create_engine(
         options.num_threads,
         spec.normalization,
         cuda=selection.device == "cuda",
+        lone_threads=options.lone_threads,
     )
 
 

@@ -28,6 +28,8 @@ class EngineOptions:
     """Largest batch an engine is built and profiled for."""
     num_threads: int = 0
     """CPU intra-op threads; 0 lets the runtime choose."""
+    lone_threads: int = 0
+    """CPU intra-op threads of a pass that runs alone (ONNX Runtime); 0: as any other."""
     cuda_graphs: bool = True
     channels_last: bool = True
     workspace_mb: int = 4096

@@ -15,6 +15,7 @@ from serve_app.core.spec import ModelSpec
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.registry import AnyDecoder, decoder_for
 from serve_app.engines import DeviceEngine, Engine, EngineOptions
+from serve_app.engines.passes import infer_counted
 from serve_app.observability.metrics import server_metrics
 from serve_app.replica.engine_switch import EngineSwitch
 from serve_app.weights.package import ModelPackage
@@ -79,7 +80,9 @@ class LoadedModel:
             predictions = self._run_on_device(engine, batch)  # decoding included
             metrics.stage_seconds.observe(time.perf_counter() - start, tags={"stage": "forward"})
             return predictions
-        outputs = engine.infer(batch.pixels)
+        # TODO(restructure): the replica decides "alone" (no other pass in flight);
+        # counting here, in the one place every CPU pass goes through, is the stopgap.
+        outputs = infer_counted(engine, batch.pixels)
         decoding = time.perf_counter()
         predictions = self._decode_on_host(outputs, batch)
         metrics.stage_seconds.observe(decoding - start, tags={"stage": "forward"})

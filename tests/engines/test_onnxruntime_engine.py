@@ -43,3 +43,57 @@ def test_the_network_sees_its_normalised_input(
     expected = (images.transpose(0, 3, 1, 2) / 255.0 - mean) / std
     assert seen.shape == (3, 3, 4, 5)  # a fixed batch of 1 ran three times
     np.testing.assert_allclose(seen, expected, rtol=1e-5, atol=1e-5)
+
+
+def _config(session: object, key: str) -> str | None:
+    """A session's config entry; None where it was never set."""
+    options = session.get_session_options()  # type: ignore[attr-defined]
+    try:
+        return str(options.get_session_config_entry(key))
+    except RuntimeError:  # ONNX Runtime's answer for a key that was not set
+        return None
+
+
+def _calls(engine: OnnxRuntimeEngine) -> dict[str, int]:
+    """Count the runs of each of the engine's sessions from now on."""
+    counts = {"session": 0, "lone_session": 0}
+    for name in counts:
+        session = getattr(engine, name)
+        run = session.run
+
+        def counted(*args: object, _name: str = name, _run: object = run) -> object:
+            counts[_name] += 1
+            return _run(*args)  # type: ignore[operator]
+
+        session.run = counted
+    return counts
+
+
+def test_a_lone_pass_has_its_own_wider_session(tmp_path: Path) -> None:
+    engine = OnnxRuntimeEngine(identity_model(tmp_path / "m.onnx", None), None, 1, lone_threads=2)
+    assert engine.lone_session is not None
+    assert engine.session.get_session_options().intra_op_num_threads == 1
+    assert engine.lone_session.get_session_options().intra_op_num_threads == 2
+    for session in (engine.session, engine.lone_session):
+        # One arena for both: the second session costs little memory.
+        assert _config(session, "session.use_env_allocators") == "1"
+        assert _config(session, "session.intra_op.allow_spinning") == "0"
+    images = np.random.default_rng(1).integers(0, 256, (2, 4, 5, 3), dtype=np.uint8)
+    calls = _calls(engine)
+    (alone,) = engine.infer_alone(images)
+    assert calls == {"session": 0, "lone_session": 1}
+    (beside,) = engine.infer(images)
+    assert calls == {"session": 1, "lone_session": 1}
+    np.testing.assert_array_equal(alone, beside)
+
+
+@pytest.mark.parametrize(("threads", "lone"), [(1, 0), (1, 1), (2, 2), (0, 4)])
+def test_no_lone_session_where_it_would_not_be_wider(
+    tmp_path: Path, threads: int, lone: int
+) -> None:
+    model = identity_model(tmp_path / "m.onnx", None)
+    engine = OnnxRuntimeEngine(model, None, threads, lone_threads=lone)
+    assert engine.lone_session is None
+    assert _config(engine.session, "session.use_env_allocators") is None
+    images = np.zeros((1, 4, 5, 3), np.uint8)
+    np.testing.assert_array_equal(engine.infer_alone(images)[0], engine.infer(images)[0])
