@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -65,6 +66,14 @@ class LoadResult:
         return 1e3 * self.server_cpu_s / images if images else None
 
 
+class WindowMeter(Protocol):
+    """Started when the measured window opens and stopped when it closes."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> object: ...
+
+
 def check_loopback(base_url: str) -> None:
     host = urlsplit(base_url).hostname
     if host not in LOOPBACK_HOSTS:
@@ -80,7 +89,10 @@ async def probe(base_url: str, body: bytes, timeout_s: float) -> object:
     return response.json()
 
 
-async def run_load(spec: LoadSpec, bodies: Sequence[bytes]) -> LoadResult:
+async def run_load(
+    spec: LoadSpec, bodies: Sequence[bytes], meters: Sequence[WindowMeter] = ()
+) -> LoadResult:
+    """``meters`` run over the measured window, beside the machine's CPU meter."""
     check_loopback(spec.base_url)
     limits = httpx.Limits(
         max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency
@@ -94,7 +106,7 @@ async def run_load(spec: LoadSpec, bodies: Sequence[bytes]) -> LoadResult:
         begin = time.perf_counter()
         window_start = begin + spec.warmup_s
         stop_at = window_start + spec.duration_s
-        metering = asyncio.create_task(_meter_window(meter, window_start, stop_at))
+        metering = asyncio.create_task(_meter_window(meter, window_start, stop_at, meters))
         workers = [
             _client_loop(client, bodies, i, spec.concurrency, stop_at, budget, samples)
             for i in range(spec.concurrency)
@@ -115,10 +127,16 @@ class _Budget:
         return self._remaining >= 0
 
 
-async def _meter_window(meter: CpuMeter, start: float, stop: float) -> tuple[float, float]:
+async def _meter_window(
+    meter: CpuMeter, start: float, stop: float, others: Sequence[WindowMeter]
+) -> tuple[float, float]:
     await asyncio.sleep(max(0.0, start - time.perf_counter()))
     meter.start()
+    for other in others:
+        other.start()
     await asyncio.sleep(max(0.0, stop - time.perf_counter()))
+    for other in others:
+        other.stop()
     return meter.stop()
 
 

@@ -8,12 +8,11 @@ run. Requests go over real HTTP on loopback.
 from __future__ import annotations
 
 import os
-import random
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.launch import free_port as bench_free_port
 from serve_app.launch.environment import apply_fast_path
 
 
@@ -21,14 +20,7 @@ def free_port() -> int:
     """A port free now, below the kernel's ephemeral range (32768 up): a port the kernel
     hands out at random could be given to another process before the server binds it,
     and servers that start later than this fixture (HAProxy) would then fail."""
-    while True:
-        port = random.randint(20_000, 29_999)  # noqa: S311 - not a secret
-        with socket.socket() as s:
-            try:
-                s.bind(("0.0.0.0", port))  # noqa: S104 - probing, HAProxy binds all
-            except OSError:
-                continue
-        return port
+    return bench_free_port(20_000, 29_999)
 
 
 # Before Ray is imported: Serve reads these once, at import. HAProxy's side ports are
