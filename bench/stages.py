@@ -7,7 +7,6 @@ subtracted is Ray's share: HTTP proxy, handles, queueing, batch waits, transport
 
 from __future__ import annotations
 
-import base64
 import pickle
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ from serve_app.core.requests import (
 from serve_app.core.spec import ModelSpec
 from serve_app.preprocessing.image_loading import (
     LoadPolicy,
+    decode_base64,
     decode_image_bytes,
     decode_payload,
     read_header,
@@ -112,7 +112,7 @@ def profile_stages(
         "request JSON parse (ingress)", ObjectDetectionRequest.model_validate_json, bodies
     )
     payloads = [_image_payload(r) for r in requests]
-    files = p.run("base64 decode", _file_bytes, payloads)
+    files = p.run("base64 decode", lambda x: decode_base64(x.value), payloads)
     p.annotate(f"{np.mean([len(f) for f in files]) / 1024:.0f} KiB files")
     p.run("header check (Pillow)", read_header, files, in_sum=False)
     p.annotate("inside the decode below")
@@ -193,11 +193,6 @@ class _ReplayEngine:
 def _image_payload(request: ObjectDetectionRequest) -> ImagePayload:
     image = request.image[0] if isinstance(request.image, list) else request.image
     return ImagePayload(ImageType(image.type), image.value)
-
-
-def _file_bytes(payload: ImagePayload) -> bytes:
-    """What the server's base64 step does: the file from the payload's text."""
-    return base64.b64decode(str(payload.value).strip(), validate=False)
 
 
 def _steps(image: np.ndarray, spec: ModelSpec) -> np.ndarray:

@@ -14,7 +14,6 @@ does, for the same network pixels as it.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import io
 import pickle
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import pybase64
 from PIL import Image, UnidentifiedImageError
 
 from serve_app.config import ServerSettings
@@ -111,7 +111,7 @@ def decode_payload(
     if payload.type is ImageType.URL:
         data = fetch_url(str(payload.value), policy.url)
     elif payload.type is ImageType.BASE64:
-        data = _b64decode(payload.value)
+        data = decode_base64(payload.value)
     else:
         data = _as_bytes(payload.value)
     # A small file can declare a huge image: refuse it before decoding a pixel.
@@ -201,15 +201,22 @@ def decode_image_bytes(data: bytes, auto_orient: bool = True) -> np.ndarray:
 
 
 def _as_bytes(value: str | bytes) -> bytes:
-    return value if isinstance(value, bytes) else _b64decode(value)
+    return value if isinstance(value, bytes) else decode_base64(value)
 
 
-def _b64decode(value: str | bytes) -> bytes:
+def decode_base64(value: str | bytes) -> bytes:
+    """The file in a base64 payload (a data URI's too)."""
     text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
     if text.startswith("data:") and "," in text:  # a data URI: data:image/jpeg;base64,...
         text = text.split(",", 1)[1]
     try:
-        return base64.b64decode(text.strip(), validate=False)
+        # Strict first (SIMD, a tenth of the standard library's time); text with line
+        # breaks or other characters outside the alphabet then has them dropped, as
+        # the standard library's non-validating decoder does.
+        try:
+            return pybase64.b64decode(text, validate=True)
+        except binascii.Error:
+            return pybase64.b64decode(text.strip(), validate=False)
     except (binascii.Error, ValueError) as exc:
         raise InvalidImageError(f"Image is not valid base64: {exc}") from None
 
