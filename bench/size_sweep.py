@@ -6,9 +6,9 @@
         --server base-split=split@../baseline --server base-fused=fused@../baseline
     python -m bench.size_sweep --models-dir /tmp/models-640 --model shapes-detection-640/1 ...
 
-First, on a quiet machine, this process times the forward pass alone (one ONNX Runtime
-thread: its CPU per image) and each stage of one request at every size
-(``bench/stages.py``). Then each server in turn (``bench/sweep.py``: the compared one,
+First this process times each stage of one request at every size, the forward pass
+on one ONNX Runtime thread included (``bench/stages.py``; CPU time, so other work on
+the machine does not count). Then each server in turn (``bench/sweep.py``: the compared one,
 then ours, started from their checkouts) gets every point: 1 client (latency) and 8
 clients (throughput) at each size, and 32 at 640x480. Frames are ``bench/photos.py``
 frames (textured scenes with sensor grain, JPEG at quality 90: about 95 KB, 490 KB
@@ -50,7 +50,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--images", type=int, default=8, help="distinct frames per size")
     parser.add_argument("--jpeg-quality", type=int, default=90)
-    parser.add_argument("--raw-duration", type=float, default=5.0, help="s of forward passes")
+    parser.add_argument("--repeats", type=int, default=3, help="profile passes over the frames")
     parser.add_argument("--no-profile", action="store_true", help="skip the in-process stages")
     sweep.add_server_arguments(parser)
     return parser.parse_args(argv)
@@ -100,35 +100,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
 def _measure_quiet(
     args: argparse.Namespace, images: dict[str, list[str]]
 ) -> tuple[float | None, dict[str, list[sweep_report.StageTiming]]]:
-    """The forward pass and the stage profile, in this process, from this checkout."""
+    """The stage profile at each size, in this process, from this checkout, and the
+    forward pass's CPU per image (one thread) from it."""
     if args.no_profile:
         return None, {}
     from bench.payloads import detection_bodies
-    from bench.reference import measure as measure_raw
-    from bench.reference import network_inputs
     from bench.stages import profile_stages
     from serve_app.config import EngineConfig, ServerSettings
-    from serve_app.preprocessing.image_loading import decode_image_bytes
+    from serve_app.weights import ModelStore
 
     overrides: dict[str, object] = {}
     if args.models_dir:
         overrides = {"local_models_dir": args.models_dir, "weight_sources": ["local"]}
     settings = ServerSettings(**overrides)  # type: ignore[arg-type]
-    from serve_app.weights import ModelStore
-
     package = ModelStore.from_settings(settings).package(args.model)
-    first = next(iter(images.values()))
-    frames = [decode_image_bytes(base64.b64decode(b)) for b in first]
-    print(f"forward pass alone, one thread, {args.raw_duration:.0f} s ...", flush=True)
-    raw = measure_raw(package, network_inputs(frames, package), 1, 1, 1, args.raw_duration)
     profiles = {}
     for size, b64s in images.items():
         print(f"profiling the stages at {size} ...", flush=True)
         bodies = detection_bodies(args.model, b64s, 1)
-        profiles[size] = profile_stages(
-            bodies, package, settings, EngineConfig(num_threads=1), 1, 3
-        )
-    return 1e3 / raw.images_per_s, profiles
+        engine = EngineConfig(backend="onnxruntime", num_threads=1)
+        profiles[size] = profile_stages(bodies, package, settings, engine, 1, args.repeats)
+    return sweep_report.forward_cpu_ms(profiles), profiles
 
 
 def _markdown(
@@ -147,7 +139,7 @@ def _markdown(
         f"Model `{args.model}`; frames {sizes}, "
         f"JPEG q{args.jpeg_quality}; {machine['cpus_usable']} CPUs ({machine['cpu_model']}), "
         f"load average {machine['load_average_at_start']:.2f} at start; forward pass "
-        f"{forward_ms or float('nan'):.2f} ms of one core per image."
+        f"{forward_ms or float('nan'):.2f} ms of CPU per image (one thread)."
     )
     parts = [
         heading,

@@ -51,12 +51,15 @@ R = TypeVar("R")
 class StageTiming:
     name: str
     mean_ms: float
-    """Per image."""
+    """Per image, wall clock."""
     p50_ms: float
     calls: int
     note: str = ""
     in_sum: bool = True
     """False for a stage that replaces another (a batched forward), left out of totals."""
+    cpu_p50_ms: float | None = None
+    """Per image, CPU time of this process (every thread): on a busy machine, what the
+    stage costs where wall time also counts the waits for a core."""
 
 
 @dataclass
@@ -74,18 +77,23 @@ class _Profiler:
     ) -> list[R]:
         """Call ``fn`` on every input, ``repeats`` times; returns the last pass's outputs."""
         durations: list[float] = []
+        cpu: list[float] = []
         outputs: list[R] = []
         if inputs:  # first calls build caches (imports, allocations): not timed
             fn(inputs[0])
         for _ in range(max(1, self.repeats)):
             outputs = []
             for item in inputs:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 outputs.append(fn(item))
                 durations.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
         per_image_ms = np.array(durations) * 1e3 / images_per_call
         mean, p50 = float(per_image_ms.mean()), float(np.median(per_image_ms))
-        self.timings.append(StageTiming(name, mean, p50, len(durations), in_sum=in_sum))
+        cpu_p50 = float(np.median(cpu)) * 1e3 / images_per_call
+        self.timings.append(
+            StageTiming(name, mean, p50, len(durations), in_sum=in_sum, cpu_p50_ms=cpu_p50)
+        )
         return outputs
 
     def annotate(self, note: str) -> None:

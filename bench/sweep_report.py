@@ -11,6 +11,7 @@ from bench.stages import StageTiming
 from bench.sweep import COMPARE, Measured
 
 GPU_NODE_CORES = 16
+FORWARD_STAGE = "ORT forward, batch 1"
 # In-process stages that a role's replica runs, to tell its own work from what Ray and
 # HTTP add around it (matched by the start of the stage's name).
 ROLE_STAGES: dict[str, tuple[str, ...]] = {
@@ -101,7 +102,7 @@ def overhead_table(
     for p in points:
         if p.load.concurrency != clients or p.server == COMPARE or not p.images:
             continue
-        stages = {s.name: s.p50_ms for s in profiles.get(p.case, []) if s.in_sum}
+        stages = {s.name: s.cpu_p50_ms or 0.0 for s in profiles.get(p.case, []) if s.in_sum}
         for role, names in ROLE_STAGES.items():
             if role not in p.cpu_s:
                 continue
@@ -133,7 +134,7 @@ def latency_table(points: Sequence[Measured], profiles: Mapping[str, Sequence[St
 
 
 def profile_table(profiles: Mapping[str, Sequence[StageTiming]]) -> str:
-    """Stages by size, in process (one request alone): median ms per image."""
+    """Stages by size, in process (one request alone): median CPU and wall ms per image."""
     cases = list(profiles)
     if not cases:
         return ""
@@ -141,20 +142,36 @@ def profile_table(profiles: Mapping[str, Sequence[StageTiming]]) -> str:
     for timings in profiles.values():
         names += [t.name for t in timings if t.name not in names]
     rows = [
-        "| stage (in process, alone; median ms per image) | " + " | ".join(cases) + " |",
+        "| stage (in process, alone; median ms per image, CPU / wall) | "
+        + " | ".join(cases)
+        + " |",
         "|---|" + "---|" * len(cases),
     ]
     for name in names:
         cells = []
         for case in cases:
             t = next((t for t in profiles[case] if t.name == name), None)
-            cells.append("" if t is None else f"{t.p50_ms:.2f}{'' if t.in_sum else ' *'}")
+            mark = "" if t is None or t.in_sum else " *"
+            cells.append("" if t is None else f"{t.cpu_p50_ms or 0:.2f} / {t.p50_ms:.2f}{mark}")
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    sums = [sum(t.p50_ms for t in profiles[c] if t.in_sum) for c in cases]
-    rows.append("| **sum** | " + " | ".join(f"**{s:.2f}**" for s in sums) + " |")
+    cpu = [sum(t.cpu_p50_ms or 0 for t in profiles[c] if t.in_sum) for c in cases]
+    wall = [sum(t.p50_ms for t in profiles[c] if t.in_sum) for c in cases]
+    sums = [f"**{c:.2f} / {w:.2f}**" for c, w in zip(cpu, wall, strict=True)]
+    rows.append("| **sum** | " + " | ".join(sums) + " |")
     notes = {t.name: t.note for timings in profiles.values() for t in timings if t.note}
     text = "\n".join(rows) + "\n\n\\* not in the sum."
     return text + "".join(f"\n- {name}: {note}" for name, note in notes.items())
+
+
+def forward_cpu_ms(profiles: Mapping[str, Sequence[StageTiming]]) -> float | None:
+    """CPU per image of the forward pass alone (one thread), from the stage profile."""
+    found = [
+        t.cpu_p50_ms
+        for timings in profiles.values()
+        for t in timings
+        if t.name == FORWARD_STAGE and t.cpu_p50_ms
+    ]
+    return float(sorted(found)[len(found) // 2]) if found else None
 
 
 def gpu_node_table(points: Sequence[Measured], forward_ms: float | None, clients: int) -> str:
