@@ -96,11 +96,12 @@ class Launched:
 
 
 def free_port(first: int = 10_000, last: int = 19_999) -> int:
-    """A port in ``first..last`` free now. The range lies below the kernel's ephemeral
-    one (a port the kernel hands out could be given to another process before a server
-    that starts later binds it); the benchmark's default lies below the test suite's
-    (20 000 up), so neither's HAProxy, which binds with SO_REUSEPORT, shares the
-    other's port."""
+    """A port in ``first..last`` free now.
+
+    The range lies below the kernel's ephemeral one (a port the kernel hands out could
+    be given to another process before a server that starts later binds it); the
+    benchmark's default lies below the test suite's (20 000 up).
+    """
     while True:
         port = random.randint(first, last)  # noqa: S311 - not a secret
         with socket.socket() as s:
@@ -109,6 +110,27 @@ def free_port(first: int = 10_000, last: int = 19_999) -> int:
             except OSError:
                 continue
         return port
+
+
+def own_ports(stats_port: int) -> dict[str, str]:
+    """Ports of a server's own for everything Serve otherwise takes from fixed defaults,
+    so that it shares none with another Serve instance on the machine (a test suite's,
+    another run's). Serve's HTTP servers bind with SO_REUSEPORT, so a shared port
+    splits the connections between two instances: HAProxy's fallback to Serve's proxy
+    (8500, used until HAProxy has seen the replicas healthy) would answer from the
+    other instance's applications, and the ingress replicas' own servers (HAProxy's
+    backends, numbered from 30000 on every instance) likewise."""
+    start = random.randrange(10_000, 19_000, 100)  # noqa: S311 - not a secret
+    return {
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(stats_port),
+        "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(free_port()),
+        "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT": str(free_port()),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(start),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(start + 50),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": str(start + 50),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": str(start + 100),
+    }
 
 
 def write_config(
@@ -157,7 +179,7 @@ def launched(
 ) -> Iterator[Launched]:
     """The server of ``spec`` started and ready; stopped (with every process it
     started) on exit."""
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port, stats_port = free_port(), free_port(), free_port()
     config = write_config(spec, port, models, models_dir, workdir)
     environ = {
         **os.environ,
@@ -165,9 +187,7 @@ def launched(
         "PYTHONPATH": str(spec.checkout),
         # Never join a Ray cluster someone else started on this machine.
         "RAY_ADDRESS": "local",
-        # HAProxy's own ports, free, so servers of other runs do not collide.
-        "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
-        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
+        **own_ports(stats_port),
     }
     log = workdir / f"{spec.label}.log"
     command = [sys.executable, "-m", "serve_app.launch.cli", "start", str(config)]
@@ -179,6 +199,7 @@ def launched(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log)
+        _wait_backends_up(stats_port)
         strangers = set(listening_pids(port)) - set(descendants(process.pid))
         if strangers:
             raise RuntimeError(f"port {port} is shared with processes {sorted(strangers)}")
@@ -199,6 +220,23 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
             pass
         time.sleep(1.0)
     raise RuntimeError(f"the server was not ready in {START_TIMEOUT_S:.0f} s: {_tail(log)}")
+
+
+def _wait_backends_up(stats_port: int) -> None:
+    """Until HAProxy has marked every ingress replica up (two health checks 5 s
+    apart): before, it sends requests to Serve's own proxy instead, a slower path.
+    Without HAProxy (its stats port does not answer), at once."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            csv = httpx.get(f"http://127.0.0.1:{stats_port}/stats;csv", timeout=5).text
+        except httpx.HTTPError:
+            return
+        replicas = [row.split(",") for row in csv.splitlines() if "SERVE_REPLICA" in row]
+        if replicas and all(row[17] == "UP" for row in replicas):  # column 17: status
+            return
+        time.sleep(1.0)
+    raise RuntimeError("HAProxy did not see the ingress replicas healthy")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -84,12 +84,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     args = parse_args(argv)
     files = photo_files(SIZES[args.size], args.images, args.jpeg_quality, CACHE)
     images = [base64.b64encode(f).decode() for f in files]
-    measured: list[sweep.Measured] = []
     with tempfile.TemporaryDirectory(prefix="models-sweep-") as workdir:
         models_dir = Path(workdir) / "models"
         source = args.models_dir or BUNDLED
         ids = lay_out_copies(args.model, source, max(args.counts), models_dir, args.peer_models_dir)
-        for server in sweep.each_server(args, ids[:1], models_dir, Path(workdir)):
+
+        def run(server: sweep.Server, measured: list[sweep.Measured]) -> None:
             api_key = None if server.ours else args.compare_api_key
             for count in sorted(args.counts):
                 pairs = sweep.interleave(ids[:count], images, 1 if args.shuffle else None)
@@ -97,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
                 sweep.warm(server, bodies[:count])
                 sweep.settle(server, args)
                 measured.append(sweep.measure(server, str(count), bodies, args.clients, args))
+
+        measured, failed = sweep.run_servers(args, ids[:1], models_dir, Path(workdir), run)
     record = {
         "model": args.model,
         "machine": machine_info(),
@@ -104,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         "size": args.size,
         "shuffle": args.shuffle,
         "points": [asdict(p) for p in measured],
+        "failed": failed,
     }
     text = (
         f"Model `{args.model}` in {', '.join(map(str, args.counts))} copies, "
@@ -113,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         + sweep_report.models_table(measured)
         + "\n\n### CPU by process\n\n"
         + sweep_report.roles_table(measured, args.clients)
+        + "\n\n"
+        + sweep_report.failures_note(failed)
     )
     title = f"{args.model}, {args.clients} clients"
     sweep_report.write_outputs(

@@ -74,21 +74,26 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         "forward_ms": forward_ms,
         "profiles": {k: [asdict(t) for t in v] for k, v in profiles.items()},
     }
-    measured: list[sweep.Measured] = []
+
+    def run(server: sweep.Server, measured: list[sweep.Measured]) -> None:
+        api_key = None if server.ours else args.compare_api_key
+        bodies = {
+            size: sweep.request_bodies(sweep.interleave([args.model], b64s), api_key)
+            for size, b64s in images.items()
+        }
+        sweep.warm(server, [b[0] for b in bodies.values()])
+        sweep.settle(server, args)
+        for size, clients in points:
+            for n in clients:
+                measured.append(sweep.measure(server, size, bodies[size], n, args))
+
     with tempfile.TemporaryDirectory(prefix="size-sweep-") as workdir:
-        for server in sweep.each_server(args, [args.model], args.models_dir, Path(workdir)):
-            api_key = None if server.ours else args.compare_api_key
-            bodies = {
-                size: sweep.request_bodies(sweep.interleave([args.model], b64s), api_key)
-                for size, b64s in images.items()
-            }
-            sweep.warm(server, [b[0] for b in bodies.values()])
-            sweep.settle(server, args)
-            for size, clients in points:
-                for n in clients:
-                    measured.append(sweep.measure(server, size, bodies[size], n, args))
+        measured, failed = sweep.run_servers(
+            args, [args.model], args.models_dir, Path(workdir), run
+        )
+    record["failed"] = failed
     record["points"] = [asdict(p) for p in measured]
-    text = _markdown(args, record, measured, forward_ms, profiles)
+    text = _markdown(args, record, measured, forward_ms, profiles, failed)
     title = f"{args.model}, one image per request"
     cases = [size for size, _ in points]
     sweep_report.write_outputs(
@@ -129,6 +134,7 @@ def _markdown(
     measured: list[sweep.Measured],
     forward_ms: float | None,
     profiles: dict[str, list[sweep_report.StageTiming]],
+    failed: dict[str, str],
 ) -> str:
     machine = record["machine"]
     assert isinstance(machine, dict)
@@ -151,6 +157,7 @@ def _markdown(
         + sweep_report.latency_table(measured, profiles),
         "### Stages by size\n\n" + sweep_report.profile_table(profiles),
         "### A GPU node's CPUs\n\n" + sweep_report.gpu_node_table(measured, forward_ms, 8),
+        sweep_report.failures_note(failed),
     ]
     return "\n\n".join(p for p in parts if p)
 

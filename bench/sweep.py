@@ -16,10 +16,12 @@ import argparse
 import asyncio
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import httpx
 
 from bench import prometheus
 from bench.launch import ServerSpec, launched
@@ -118,23 +120,46 @@ def server_specs(args: argparse.Namespace) -> list[ServerSpec]:
     return specs
 
 
-def each_server(
-    args: argparse.Namespace, models: Sequence[str], models_dir: Path | None, workdir: Path
-) -> Iterator[Server]:
-    """Every server of the run, one at a time; ours are stopped before the next starts."""
+def run_servers(
+    args: argparse.Namespace,
+    models: Sequence[str],
+    models_dir: Path | None,
+    workdir: Path,
+    run: Callable[[Server, list[Measured]], None],
+) -> tuple[list[Measured], dict[str, str]]:
+    """``run`` every server of the run in turn, each adding its points to the list it
+    is given; ours are stopped before the next starts. A server that fails to start
+    or to answer is reported and the run goes on: (points, failures by server)."""
+    measured: list[Measured] = []
+    failed: dict[str, str] = {}
+
+    def attempt(label: str, measure_server: Callable[[], None]) -> None:
+        try:
+            measure_server()
+        except (RuntimeError, OSError, httpx.HTTPError) as exc:
+            print(f"  {label} failed: {exc}", flush=True)
+            failed[label] = f"{type(exc).__name__}: {exc}"
+
     if args.compare_url:
         check_loopback(args.compare_url)
-        yield Server(COMPARE, args.compare_url, _pid_of(args.compare_url), ours=False)
+        compare = Server(COMPARE, args.compare_url, _pid_of(args.compare_url), ours=False)
+        attempt(COMPARE, lambda: run(compare, measured))
     for item in args.url:
         label, _, urls = item.partition("=")
         url, _, metrics_url = urls.partition(",")
         check_loopback(url)
-        yield Server(label, url, None, metrics_url or None)
+        running = Server(label, url, None, metrics_url or None)
+        attempt(label, lambda server=running: run(server, measured))  # type: ignore[misc]
     env = dict(item.split("=", 1) for item in args.env)
     for spec in server_specs(args):
-        print(f"starting {spec.label} ({spec.config_path}) ...", flush=True)
-        with launched(spec, models, models_dir, workdir, env) as running:
-            yield Server(spec.label, running.url, running.pid, running.metrics_url)
+
+        def start_and_run(spec: ServerSpec = spec) -> None:
+            print(f"starting {spec.label} ({spec.config_path}) ...", flush=True)
+            with launched(spec, models, models_dir, workdir, env) as started:
+                run(Server(spec.label, started.url, started.pid, started.metrics_url), measured)
+
+        attempt(spec.label, start_and_run)
+    return measured, failed
 
 
 def _pid_of(url: str) -> int | None:

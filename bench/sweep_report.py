@@ -277,6 +277,10 @@ def plot_models(points: Sequence[Measured], title: str, path: Path) -> None:
     plt.close(figure)
 
 
+def failures_note(failed: Mapping[str, str]) -> str:
+    return "\n".join(f"- **{label} failed**: {message}" for label, message in failed.items())
+
+
 def write_outputs(
     out: Path | None, record: Mapping[str, object], text: str, plot: Callable[[Path], None]
 ) -> None:
