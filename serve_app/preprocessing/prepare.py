@@ -9,6 +9,7 @@ predictions back onto the image the client sent.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -16,9 +17,11 @@ import numpy as np
 from serve_app.core.frames import FrameTransform, ResizeMode
 from serve_app.core.requests import PreprocessOptions
 from serve_app.core.spec import ModelSpec
-from serve_app.preprocessing.image_loading import DecodedImage
 from serve_app.preprocessing.steps import adjust_contrast, take_static_crop, to_grayscale
 from serve_app.preprocessing.transforms import resize_to_input
+
+if TYPE_CHECKING:  # image loading needs the settings (pydantic); the GPU check has none
+    from serve_app.preprocessing.image_loading import DecodedImage
 
 
 def should_auto_orient(spec: ModelSpec, options: PreprocessOptions) -> bool:
