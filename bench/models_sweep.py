@@ -8,7 +8,8 @@ The copies (``{dataset}-copy{k}/{version}``, the same weights under new ids) go 
 scratch folder our servers read (``RFSERVE_LOCAL_MODELS_DIR``) and, with
 ``--peer-models-dir``, into the folder ``../shared/peer``'s stand-in Roboflow API
 serves. Each server (``bench/sweep.py``) gets every count in turn at 8 clients, one
-640x480 frame per request; before each, one request to every copy loads them all.
+640x480 frame per request; before each, three rounds of requests to every copy load
+them all (on every replica, where the layout does not route by model).
 Our servers also report, over each point, the models each replica loaded and evicted
 (their Prometheus counters): a replica that holds fewer models than it is sent loads
 one on (nearly) every request.
@@ -31,6 +32,7 @@ from bench.report import machine_info
 from bench.size_sweep import CACHE
 
 BUNDLED = REPO / "serve_app" / "assets" / "models"
+WARM_ROUNDS = 3
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -94,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
             for count in sorted(args.counts):
                 pairs = sweep.interleave(ids[:count], images, 1 if args.shuffle else None)
                 bodies = sweep.request_bodies(pairs, api_key)
-                sweep.warm(server, bodies[:count])
+                # Several rounds: HAProxy spreads them, so each replica of a layout
+                # without model routing (fused) sees every model before timing.
+                sweep.warm(server, bodies[:count] * WARM_ROUNDS)
                 sweep.settle(server, args)
                 measured.append(sweep.measure(server, str(count), bodies, args.clients, args))
 
