@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import cv2
 import httpx
 import numpy as np
 import pytest
 
+from serve_app.examples import EXAMPLE_IMAGE
 from serve_app.weights.local import BUNDLED_MODELS_DIR
 from tools.shapes import EVAL_SEED_START, Scene, generate_scene
 
@@ -49,7 +49,7 @@ def b64_image(image_bgr: np.ndarray) -> dict[str, str]:
     return {"type": "base64", "value": png_b64(image_bgr)}
 
 
-EXAMPLE_JPEG = Path(__file__).resolve().parents[1] / "serve_app/assets/examples/shapes.jpg"
+EXAMPLE_JPEG = EXAMPLE_IMAGE
 """The README's example: three shapes the bundled detector finds."""
 
 
