@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from serve_app import __version__
-from serve_app.launch import start
+from serve_app.launch import infer, start
 from serve_app.launch.arguments import CommandParser
 
 EXAMPLES = """\
@@ -18,6 +18,7 @@ examples:
   rfserve start configs/local.yaml --address auto     on a running Ray cluster
   rfserve start configs/edge.yaml --edge              a small device: Ray trimmed
   eval "$(rfserve env)"                               the same settings for `serve run`
+  rfserve infer -i image.jpg -m shapes-detection/1    one JSON line per image
 
 Run `rfserve COMMAND --help` for a command's options."""
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rfserve {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     start.add_parsers(commands)
+    infer.add_parsers(commands)
     return parser
 
 

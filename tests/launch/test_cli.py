@@ -26,12 +26,21 @@ def test_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(["--help"], capsys)
     assert code == 0
     assert "``" not in out and ":mod:" not in out
-    for command in ("start", "env"):
+    for command in ("start", "env", "infer"):
         assert f"    {command} " in out
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(["--version"], capsys)[:2] == (0, f"rfserve {__version__}\n")
+
+
+@pytest.mark.parametrize("command", ["infer"])
+def test_client_commands_keep_roboflows_short_host_flag(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_main([command, "--help"], capsys)
+    assert code == 0
+    assert "-h HOST, --host HOST" in out and "-h is the host" in out
 
 
 def test_a_usage_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
