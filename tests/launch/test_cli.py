@@ -26,7 +26,7 @@ def test_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(["--help"], capsys)
     assert code == 0
     assert "``" not in out and ":mod:" not in out
-    for command in ("start", "env", "infer"):
+    for command in ("start", "env", "infer", "bench"):
         assert f"    {command} " in out
 
 
@@ -34,7 +34,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(["--version"], capsys)[:2] == (0, f"rfserve {__version__}\n")
 
 
-@pytest.mark.parametrize("command", ["infer"])
+@pytest.mark.parametrize("command", ["infer", "bench"])
 def test_client_commands_keep_roboflows_short_host_flag(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
