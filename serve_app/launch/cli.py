@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from serve_app import __version__
-from serve_app.launch import bench, infer, start
+from serve_app.launch import bench, infer, models, start
 from serve_app.launch.arguments import CommandParser
 
 EXAMPLES = """\
@@ -19,6 +19,7 @@ examples:
   rfserve start configs/edge.yaml --edge              a small device: Ray trimmed
   eval "$(rfserve env)"                               the same settings for `serve run`
   rfserve infer -i image.jpg -m shapes-detection/1    one JSON line per image
+  rfserve models pull my-project/3                    fill MODEL_CACHE_DIR, no server
   rfserve bench -m shapes-detection/1 -c 8            images/s and latency at 8 clients
 
 Run `rfserve COMMAND --help` for a command's options."""
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     start.add_parsers(commands)
     infer.add_parsers(commands)
+    models.add_parsers(commands)
     bench.add_parsers(commands)
     return parser
 

@@ -3,12 +3,16 @@ config that cannot serve refused in one line before Ray starts."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import ray
 
 from serve_app import __version__
+from serve_app.examples import EXAMPLE_IMAGE
 from serve_app.launch.cli import main
 from serve_app.launch.start import config_problem
 
@@ -26,7 +30,7 @@ def test_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(["--help"], capsys)
     assert code == 0
     assert "``" not in out and ":mod:" not in out
-    for command in ("start", "env", "infer", "bench"):
+    for command in ("start", "env", "infer", "models", "bench"):
         assert f"    {command} " in out
 
 
@@ -91,3 +95,29 @@ def test_the_shipped_configs_pass_the_check(name: str) -> None:
 
 def test_an_import_path_is_left_to_serve_run() -> None:
     assert config_problem("serve_app.app:build_app") is None
+
+
+def test_client_commands_import_no_ray(tmp_path: Path) -> None:
+    """``infer``, ``bench`` and ``models list`` start without Ray, the serving stages or
+    a network runtime (here against a port nothing listens on, and an empty cache)."""
+    dead = "http://127.0.0.1:9"
+    code = f"""
+import json, os, sys
+from serve_app.launch.cli import main
+os.environ["MODEL_CACHE_DIR"] = {str(tmp_path)!r}
+for argv in (["infer", "-i", {str(EXAMPLE_IMAGE)!r}, "-m", "a/1", "-h", "{dead}"],
+             ["bench", "-m", "a/1", "-h", "{dead}", "-L", "-wr", "1", "-br", "1"],
+             ["models", "list"]):
+    try:
+        main(argv)
+    except SystemExit:
+        pass
+heavy = ("ray", "onnxruntime", "torch", "cv2", "fastapi", "boto3")
+print(json.dumps(sorted(m for m in heavy if m in sys.modules)))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert f"cannot reach {dead}" in result.stderr
