@@ -5,6 +5,7 @@ serving stages."""
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ TASK_ROUTES = {
 """``/infer/{route}`` of each task, as both servers name them."""
 
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+_LONGEST_RETRY_WAIT_S = 5.0
 
 
 class ServerError(Exception):
@@ -42,12 +44,19 @@ class Answer:
 
 
 class InferenceClient:
-    """One connection pool to ``host``; safe to share between threads (httpx's is)."""
+    """One connection pool to ``host``; safe to share between threads (httpx's is).
 
-    def __init__(self, host: str, api_key: str | None, timeout_s: float = 120.0) -> None:
+    ``busy_retries``: how often a 503 is retried, after its ``Retry-After`` (at most
+    5 s) or a second. Both servers answer 503 for a moment they expect to pass: ours
+    when a stage's queue is full, Roboflow's while another request loads the model."""
+
+    def __init__(
+        self, host: str, api_key: str | None, timeout_s: float = 120.0, busy_retries: int = 0
+    ) -> None:
         self.host = host.rstrip("/")
         self._api_key = api_key
         self._http = httpx.Client(base_url=self.host, timeout=timeout_s)
+        self._busy_retries = busy_retries
 
     def close(self) -> None:
         self._http.close()
@@ -85,10 +94,14 @@ class InferenceClient:
         raise ServerError(f"the server loaded {model_id} but does not list it in /model/add")
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Answer:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise ServerError(f"cannot reach {self.host} ({type(exc).__name__})") from None
+        for retry in range(self._busy_retries, -1, -1):
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                raise ServerError(f"cannot reach {self.host} ({type(exc).__name__})") from None
+            if response.status_code != 503 or retry == 0:
+                break
+            time.sleep(_retry_wait_s(response))
         if response.status_code != 200:
             raise ServerError(error_message(response), response.status_code)
         try:
@@ -96,6 +109,13 @@ class InferenceClient:
         except ValueError:
             raise ServerError(f"{path} answered something that is not JSON") from None
         return Answer(body, response.elapsed.total_seconds())
+
+
+def _retry_wait_s(response: httpx.Response) -> float:
+    try:
+        return min(float(response.headers.get("retry-after", 1)), _LONGEST_RETRY_WAIT_S)
+    except ValueError:  # an HTTP date: not worth parsing for a few seconds
+        return 1.0
 
 
 def error_message(response: httpx.Response) -> str:

@@ -36,6 +36,9 @@ VIDEO_EXTENSIONS = frozenset(
 )
 """Inputs read as videos, by extension, as Roboflow's command decides."""
 JPEG_QUALITY = 95
+BUSY_RETRIES = 3
+"""A 503 says "try again": Roboflow's server answers it to requests that arrive while
+another loads the model, as a folder's first few do."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("confidence", "overlap"):
         if getattr(args, name) is not None:
             query[name] = getattr(args, name)
-    client = InferenceClient(args.host, args.api_key)
+    client = InferenceClient(args.host, args.api_key, busy_retries=BUSY_RETRIES)
     failed = 0
     try:
         for item, outcome in _answers(client, args.model_id, items, query, args.in_flight, total):

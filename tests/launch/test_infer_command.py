@@ -7,6 +7,10 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +138,45 @@ def test_a_model_the_server_lacks(server: str, capsys: pytest.CaptureFixture[str
     code, (line,) = infer(["-i", str(EXAMPLE_JPEG), "-m", "no-such-model/9", "-h", server], capsys)
     assert code == 1
     assert line["error"]["status"] == 404 and "no-such-model/9" in line["error"]["message"]
+
+
+@contextmanager
+def server_answering(statuses: list[int]) -> Iterator[str]:
+    """A loopback server answering each POST with the next of ``statuses`` (503s say
+    "try again" at once, with Retry-After: 0)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server hook name
+            self.rfile.read(int(self.headers["content-length"]))
+            status = statuses.pop(0)
+            body = b'{"message": "Try again"}' if status == 503 else b'{"predictions": []}'
+            self.send_response(status)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(("statuses", "code"), [([503, 503, 200], 0), ([503] * 4, 1)])
+def test_a_busy_server_is_asked_again_a_few_times(
+    statuses: list[int], code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with server_answering(statuses) as url:
+        got, (line,) = infer(["-i", str(EXAMPLE_JPEG), "-m", "a/1", "-h", url], capsys)
+    assert got == code
+    assert statuses == []
+    if code == 0:
+        assert line["predictions"] == []
+    else:
+        assert line["error"] == {"status": 503, "message": "HTTP 503: Try again"}
