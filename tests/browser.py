@@ -24,7 +24,7 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--window-size=1280,1000",
+    "--window-size=1280,1150",
 )
 PAGE_LOAD_TIMEOUT_S = 30
 
