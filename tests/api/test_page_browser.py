@@ -1,7 +1,8 @@
 """The page at ``/`` in a real browser (headless chromium): it uploads the bundled
 example to a detection, a segmentation and a keypoint model and draws what the server
-answered, where it answered it, in the class's colour; and it works with a server that
-needs an API key without keeping the key anywhere but in its memory.
+answered, where it answered it, in the class's colour, and lists a classifier's
+classes best first; and it works with a server that needs an API key without keeping
+the key anywhere but in its memory.
 
 ``RFSERVE_SCREENSHOTS=DIR`` also saves the page of each task there (the README's come
 from ``RFSERVE_SCREENSHOTS=bench/screenshots``).
@@ -178,6 +179,19 @@ def test_the_page_draws_the_answer_it_shows(
         assert len(edges) == sum(max(len(p["keypoints"]) - 1, 0) for p in predictions)
         assert "joined in their index order" in by_id(browser, "note").text
     save_screenshot(browser, task, tmp_path)
+
+
+def test_a_classification_is_a_ranked_list(browser: Any, server: str) -> None:
+    open_page(browser, f"{server}/")
+    shown = infer_on_page(browser, "shapes-classification/1")
+    listed = [(d["class"], d["confidence"]) for d in drawn(browser, "class")]
+    ranked = sorted(shown["predictions"], key=lambda p: -p["confidence"])
+    assert listed == [(p["class"], p["confidence"]) for p in ranked] and listed
+    items = browser.execute_script(
+        "return [...document.querySelectorAll('#classes li')].map(li => li.textContent)"
+    )
+    assert items[0] == f"{shown['top']} {shown['confidence']:.3f} ✓"
+    assert not drawn(browser, "box")
 
 
 def test_the_page_lists_the_models_it_loaded(browser: Any, server: str) -> None:

@@ -195,6 +195,7 @@
       confidence: parseFloat($("confidence").value),
       iou_threshold: parseFloat($("iou").value),
     };
+    clearAnswer();
     $("status").textContent = "Asking " + modelId + "…";
     $("run").disabled = true;
     const started = performance.now();
@@ -218,6 +219,15 @@
     }
   }
 
+  function clearAnswer() {
+    $("json").textContent = "";
+    $("note").textContent = "";
+    $("classes").replaceChildren();
+    const canvas = $("canvas");
+    canvas.width = 0;
+    canvas.height = 0;
+  }
+
   function showError(message) {
     $("error").textContent = message;
     $("error").hidden = false;
@@ -235,11 +245,9 @@
     canvas.width = size.width;
     canvas.height = size.height;
     const ctx = canvas.getContext("2d");
-    ctx.clearRect(0, 0, size.width, size.height);
     if (img) ctx.drawImage(img, 0, 0, size.width, size.height);
     const drawn = [];
     const note = [];
-    $("classes").replaceChildren();
     if (!img) note.push("This browser could not load the image; the answer is drawn on blank.");
     const predictions = answer.predictions;
     if (Array.isArray(predictions) && (predictions.length === 0 || "x" in predictions[0])) {
