@@ -7,10 +7,9 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import numpy as np
 import pytest
 
 from serve_app.launch.cli import main
-from tests.support import EXAMPLE_JPEG, stable
+from tests.support import EXAMPLE_JPEG, loopback_http, stable
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -159,13 +158,8 @@ def server_answering(statuses: list[int]) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(Handler) as url:
+        yield url
 
 
 @pytest.mark.parametrize(("statuses", "code"), [([503, 503, 200], 0), ([503] * 4, 1)])
