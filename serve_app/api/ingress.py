@@ -24,7 +24,7 @@ from serve_app.api.errors import install_error_handlers
 from serve_app.api.model_manager import ModelManager
 from serve_app.api.paths import CollapseSlashes
 from serve_app.api.policy import IngressPolicy
-from serve_app.api.routes import inference, legacy, server
+from serve_app.api.routes import inference, legacy, page, server
 from serve_app.api.routes import models as models_routes
 from serve_app.api.routes.legacy import DOCS_ASSETS_SEGMENT
 from serve_app.api.schemas import ErrorResponse
@@ -57,7 +57,7 @@ def create_app(
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
     app.add_middleware(CollapseSlashes)
-    for module in (inference, server, models_routes):
+    for module in (inference, server, models_routes, page):
         app.include_router(module.router)
     # Last: it catches every two-segment path the routers above do not serve.
     app.include_router(legacy.router)

@@ -207,7 +207,12 @@ class LegacyInferenceQuery(PreprocessingSwitches):
         description="'image' answers the JPEG with predictions drawn; 'image_and_json' "
         "answers the JSON with that JPEG, base64, in `visualization`",
     )
-    labels: bool = Field(False, description="Write class and confidence on drawn predictions")
+    # Roboflow's server draws no labels unless asked; a drawing without them says little.
+    labels: bool = Field(
+        True,
+        description="Write class and confidence on drawn predictions (Roboflow's server "
+        "defaults to false: labels=false draws as it does)",
+    )
     stroke: int = Field(1, ge=1, le=100, description="Line width of drawn predictions")
     keypoint_confidence: float = Field(
         0.0, ge=0, le=1, description="Keypoint models: keypoints scoring below are left out"

@@ -142,7 +142,10 @@ def _check_url(url: httpx.URL, policy: UrlFetchPolicy, deadline: float) -> list[
         if _forbidden(ip):
             raise UrlNotAllowedError(f"image URL {where} resolves to a forbidden address")
         if not _public(ip) and host not in names and not any(ip in n for n in nets):
-            raise UrlNotAllowedError(f"image URL {where} resolves to a non-public address")
+            raise UrlNotAllowedError(
+                f"image URL {where} resolves to a non-public address ({ip}); the server "
+                "fetches from it only if RFSERVE_URL_ALLOW_NETWORKS lists its host or network"
+            )
     return addresses
 
 

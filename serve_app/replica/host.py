@@ -111,8 +111,18 @@ class ModelHost:
         except Exception:
             metrics.model_loads.inc(tags={"model": "", "result": "failed"})
             raise
+        elapsed = time.perf_counter() - start
         metrics.model_loads.inc(tags={"model": model_id, "result": "loaded"})
-        metrics.model_load_seconds.observe(time.perf_counter() - start, tags={"model": model_id})
+        metrics.model_load_seconds.observe(elapsed, tags={"model": model_id})
+        status = model.engines.status()
+        logger.info(
+            "Model %s loaded from %s in %.2f s (%s on %s)",
+            model_id,
+            self._store.origin(model_id),
+            elapsed,
+            status.live,
+            status.device,
+        )
         self.model_loads += 1
         # The optimised engine builds behind the one that serves now.
         model.engines.start(self._engine_changed)

@@ -23,8 +23,10 @@ bundled models) come first and are read in place, so they are never stale.
 from __future__ import annotations
 
 import errno
+import logging
 import shutil
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +49,8 @@ from serve_app.weights.local import find_local_package, is_complete_package, loc
 from serve_app.weights.package import ModelPackage
 from serve_app.weights.roboflow import RoboflowSource
 from serve_app.weights.s3 import S3Source
+
+logger = logging.getLogger("ray.serve")
 
 QUARANTINE_DIR = ".quarantine"
 
@@ -80,6 +84,7 @@ class ModelStore:
         self._sources = sources
         self._local_dirs = list(local_dirs)
         self._packages: dict[ModelId, ModelPackage] = {}
+        self._origins: dict[ModelId, str] = {}
         self._guard = threading.Lock()
 
     @classmethod
@@ -102,7 +107,16 @@ class ModelStore:
         package = ModelPackage.load(mid, local) if local else self._load_cached(mid, api_key)
         with self._guard:
             self._packages[mid] = package
+            self._origins.setdefault(
+                mid, f"the local folder {local}" if local else f"the cache {package.path}"
+            )
         return package
+
+    def origin(self, model_id: str) -> str | None:
+        """Where this store found the package: a local folder, the cache, or the
+        source that fetched it into the cache; None before :meth:`package` returned it."""
+        with self._guard:
+            return self._origins.get(ModelId.parse(model_id))
 
     def ensure_cached(self, model_id: ModelId, api_key: str | None) -> Path:
         """The folder of the complete package, fetched first if it is not cached."""
@@ -185,6 +199,7 @@ class ModelStore:
         """Move the first source's verified package into ``target``; False when no
         source had one (their failures are added to ``failures``)."""
         for source in self._sources:
+            start = time.perf_counter()
             try:
                 found = self._fetch_verified(source, model_id, staging, api_key)
             except ServeAppError as exc:
@@ -194,6 +209,16 @@ class ModelStore:
                 continue
             if found:
                 publish_folder(staging, target)  # over an incomplete leftover, if any
+                where = source.where(model_id)
+                with self._guard:
+                    self._origins[model_id] = where
+                logger.info(
+                    "Model %s fetched from %s into %s in %.2f s",
+                    model_id,
+                    where,
+                    target,
+                    time.perf_counter() - start,
+                )
                 return True
         return False
 

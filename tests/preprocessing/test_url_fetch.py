@@ -156,7 +156,8 @@ def test_allowed_loopback_returns_exact_bytes(port: int, host: str, allow: tuple
     ],
 )
 def test_non_public_address_needs_allow(port: int, url: str, allow: tuple[str, ...]) -> None:
-    with pytest.raises(UrlNotAllowedError):
+    # The refusal names the setting that would allow it.
+    with pytest.raises(UrlNotAllowedError, match="RFSERVE_URL_ALLOW_NETWORKS"):
         _fetch(url.format(port=port), allow=allow)
 
 
