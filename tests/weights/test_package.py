@@ -14,6 +14,7 @@ from serve_app.core.spec import (
     IMAGENET,
     SYMMETRIC,
     UNNORMALIZED,
+    ClassificationActivation,
     ContrastType,
     CropBox,
     InputNormalization,
@@ -177,4 +178,67 @@ def test_a_keypoint_model_must_name_its_keypoints(
     else:
         (folder / "keypoints_metadata.json").write_text(metadata)
     with pytest.raises(ModelLoadError, match=message):
+        ModelPackage.load(ModelId("unit", "1"), folder)
+
+
+def _classifier(tmp_path: Path, multiclass: bool | None) -> Path:
+    """A classifier package whose environment.json has this MULTICLASS (None: none)."""
+    folder = _package(tmp_path, "fixture-classification/1")
+    environment = json.loads((folder / "environment.json").read_text())
+    environment.pop("MULTICLASS", None)
+    if multiclass is not None:
+        environment["MULTICLASS"] = multiclass
+    (folder / "environment.json").write_text(json.dumps(environment))
+    return folder
+
+
+NONE, SIGMOID, SOFTMAX = (
+    ClassificationActivation.NONE,
+    ClassificationActivation.SIGMOID,
+    ClassificationActivation.SOFTMAX,
+)
+
+
+@pytest.mark.parametrize(
+    ("multiclass", "post_processing", "multilabel", "activation"),
+    [
+        (None, None, False, SOFTMAX),
+        (False, None, False, SOFTMAX),
+        (True, None, True, NONE),  # Roboflow's server reports legacy outputs as they are
+        (None, {"type": "sigmoid", "fused": False}, True, SIGMOID),
+        (True, {"type": "sigmoid", "fused": True}, True, NONE),
+        (None, {"type": "softmax", "fused": False}, False, SOFTMAX),
+        (False, {"type": "softmax", "fused": True}, False, NONE),
+    ],
+)
+def test_a_classifier_scores_as_its_package_declares(
+    tmp_path: Path,
+    multiclass: bool | None,
+    post_processing: dict | None,
+    multilabel: bool,
+    activation: ClassificationActivation,
+) -> None:
+    folder = _classifier(tmp_path, multiclass)
+    if post_processing is not None:
+        config = {"post_processing": post_processing}
+        (folder / "inference_config.json").write_text(json.dumps(config))
+    spec = ModelPackage.load(ModelId("unit", "1"), folder).spec
+    assert (spec.multilabel, spec.activation) == (multilabel, activation)
+
+
+@pytest.mark.parametrize(
+    ("multiclass", "config"),
+    [
+        (None, '{"post_processing": {"type": "nms", "fused": false}}'),
+        (None, '{"post_processing": {"type": "sigmoid"}}'),
+        (False, '{"post_processing": {"type": "sigmoid", "fused": false}}'),
+        (None, "not json"),
+    ],
+)
+def test_a_post_processing_that_cannot_be_followed_fails_the_load(
+    tmp_path: Path, multiclass: bool | None, config: str
+) -> None:
+    folder = _classifier(tmp_path, multiclass)
+    (folder / "inference_config.json").write_text(config)
+    with pytest.raises(ModelLoadError, match="inference_config.json"):
         ModelPackage.load(ModelId("unit", "1"), folder)
