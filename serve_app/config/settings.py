@@ -70,7 +70,8 @@ class ServerSettings(BaseSettings):
     """Pause before the first retry; it doubles for each further one."""
 
     allow_pickled_numpy: bool = Field(False, validation_alias="RFSERVE_ALLOW_PICKLED_NUMPY")
-    """Accept pickled NumPy payloads. Unpickling runs arbitrary code: trusted clients only."""
+    """Accept pickled NumPy payloads, read by an unpickler that builds NumPy arrays and
+    nothing else (``preprocessing/numpy_payload.py``); trusted clients only all the same."""
 
     allow_url_input: bool = Field(True, validation_alias="ALLOW_URL_INPUT")
     """Accept images given by URL (fetched by the server); false refuses them with 400."""
