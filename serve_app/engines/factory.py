@@ -40,22 +40,53 @@ def create_engine(
     options: EngineOptions, package: ModelPackage, selection: Selection | None = None
 ) -> Engine:
     """An engine that serves ``package`` now."""
-    selection = selection or select_engine(options)
+    return start_engine(options, package, selection or select_engine(options))[0]
+
+
+def start_engine(
+    options: EngineOptions, package: ModelPackage, selection: Selection
+) -> tuple[Engine, str | None]:
+    """The engine ``package`` starts on, and why it is not the one asked for (None when
+    it is): a torch engine that cannot be made, whatever the reason, is replaced by
+    ONNX Runtime rather than failing the model."""
     spec = package.spec
     if selection.backend != "onnxruntime":
-        from serve_app.engines.onnx_to_torch import ConversionError, convert_onnx
-        from serve_app.engines.torch_engine import TorchEngine
-
-        setup = torch_setup(options, spec, selection, built=False)
         try:
-            module = convert_onnx(package.weights_path, setup)
-        except ConversionError as exc:
-            logger.warning("Model %s runs on ONNX Runtime: %s", spec.model_id, exc.message)
-        else:
-            fixed = (spec.batch_size,) if spec.batch_size is not None else None
-            return TorchEngine("torch", setup, module, fixed)
+            return _converted_engine(options, package, selection), selection.fallback
+        except Exception as exc:  # any failure: a model that ONNX Runtime runs still serves
+            reason = f"the torch engine could not be made ({type(exc).__name__}: {exc})"
+            logger.warning("Model %s runs on ONNX Runtime: %s", spec.model_id, reason)
+            fallback = "; ".join(filter(None, [selection.fallback, f"{reason}, so ONNX Runtime"]))
+            return _onnx_runtime_engine(options, package, selection), fallback
+    return _onnx_runtime_engine(options, package, selection), selection.fallback
+
+
+def _converted_engine(
+    options: EngineOptions, package: ModelPackage, selection: Selection
+) -> Engine:
+    """The network converted to torch, checked to run on a batch of its input size."""
+    import torch
+
+    from serve_app.engines.onnx_to_torch import convert_onnx
+    from serve_app.engines.torch_engine import TorchEngine
+
+    spec = package.spec
+    setup = torch_setup(options, spec, selection, built=False)
+    module = convert_onnx(package.weights_path, setup)
+    fixed = (spec.batch_size,) if spec.batch_size is not None else None
+    engine = TorchEngine("torch", setup, module, fixed)
+    # A conversion can succeed and the module still fail on its first batch.
+    probe = torch.zeros((spec.batch_size or 1, 3, spec.input_height, spec.input_width))
+    engine.forward(probe.to(setup.device))
+    return engine
+
+
+def _onnx_runtime_engine(
+    options: EngineOptions, package: ModelPackage, selection: Selection
+) -> Engine:
     from serve_app.engines.onnxruntime import OnnxRuntimeEngine
 
+    spec = package.spec
     return OnnxRuntimeEngine(
         package.weights_path,
         spec.batch_size,

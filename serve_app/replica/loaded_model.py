@@ -40,17 +40,17 @@ class LoadedModel:
     ) -> LoadedModel:
         """The model on an engine that serves now; :meth:`EngineSwitch.start` builds
         the optimised one, where the backend has one."""
-        from serve_app.engines.factory import create_engine, optimised_build
+        from serve_app.engines.factory import optimised_build, start_engine
         from serve_app.engines.selection import select_engine
 
         decoder = decoder_for(package.spec)  # fails fast, before the weights are loaded
         selection = select_engine(options)
-        engine = create_engine(options, package, selection)
+        engine, fallback = start_engine(options, package, selection)
         # A network torch could not convert (served by ONNX Runtime) has no traced form;
         # TensorRT parses the ONNX itself, so it builds either way.
         unconverted = selection.backend == "torch" and not isinstance(engine, DeviceEngine)
         build = None if unconverted else optimised_build(options, package, selection, store)
-        switch = EngineSwitch(engine, build, store, selection.fallback)
+        switch = EngineSwitch(engine, build, store, fallback)
         return cls(package.spec, switch, decoder, ModelHead.from_spec(package.spec))
 
     @cached_property

@@ -12,7 +12,8 @@ import torch
 
 from serve_app.core.ids import ModelId
 from serve_app.core.spec import IMAGENET, UNNORMALIZED, InputNormalization
-from serve_app.engines.factory import create_engine
+from serve_app.engines import onnx_to_torch
+from serve_app.engines.factory import create_engine, start_engine
 from serve_app.engines.onnx_to_torch import ConversionError, convert_onnx
 from serve_app.engines.options import EngineOptions
 from serve_app.engines.selection import cuda_usable, select_engine
@@ -24,6 +25,7 @@ from tests.engines.test_onnxruntime_engine import identity_model
 FIXTURES = (
     "fixture-yolov8/1", "fixture-yolov8/3", "fixture-yolov5-seg/1", "fixture-yolov10/2",
     "fixture-yolonas/1", "fixture-classification/2",
+    "fixture-constant-weights/1",  # every weight a Constant node, as PaddlePaddle exports
 )  # fmt: skip
 
 
@@ -93,6 +95,23 @@ def test_an_unconvertible_network_is_named_and_served_by_onnx_runtime(tmp_path: 
     setup = TorchSetup(torch.device("cpu"), torch.float32, UNNORMALIZED, (2, 2))
     with pytest.raises(ConversionError, match="Det"):
         convert_onnx(weights, setup)
+
+
+def test_any_failure_to_make_the_torch_engine_falls_back_to_onnx_runtime(
+    fixture_models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(weights: Path, setup: TorchSetup) -> torch.nn.Module:
+        raise RuntimeError("converter broke")
+
+    monkeypatch.setattr(onnx_to_torch, "convert_onnx", broken)
+    package = package_of("fixture-classification/1", fixture_models_dir)
+    options = EngineOptions(backend="torch", device="cpu")
+    engine, fallback = start_engine(options, package, select_engine(options))
+    assert engine.name == "onnxruntime"
+    assert fallback is not None and "RuntimeError: converter broke" in fallback
+    images = images_for(package, 2)
+    reference = create_engine(EngineOptions(backend="onnxruntime"), package)
+    assert_same_outputs(engine.infer(images), reference.infer(images))
 
 
 @pytest.mark.gpu
