@@ -11,7 +11,7 @@ from serve_app.api.ingress import Ingress
 from serve_app.api.policy import IngressPolicy
 from serve_app.config import AppConfig
 from serve_app.preprocessing.deployment import Preprocessor
-from serve_app.preprocessing.image_loading import image_decoder_environment
+from serve_app.preprocessing.image_loading import LoadPolicy, image_decoder_environment
 from serve_app.registry import ModelRegistry
 from serve_app.replica.deployment import ModelReplica
 
@@ -47,7 +47,7 @@ def build_app(args: dict[str, Any] | AppConfig | None = None) -> Application:
         settings, config.engine, config.batching, registry
     )
     preprocessor = Preprocessor.options(**config.preprocessing.ray_options(decoder_env)).bind(
-        settings, config.preprocessing.threads, model
+        LoadPolicy.from_settings(settings), config.preprocessing.threads, model
     )
     return Ingress.options(**config.ingress.ray_options()).bind(
         preprocessor, model, registry, config.grouping, policy

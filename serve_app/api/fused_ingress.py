@@ -19,6 +19,7 @@ from serve_app.api.policy import IngressPolicy
 from serve_app.config import BatchingConfig, EngineConfig, GroupingConfig, ServerSettings
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import RequestGroup
+from serve_app.preprocessing.image_loading import LoadPolicy
 from serve_app.preprocessing.stage import PreprocessStage
 from serve_app.registry import RegistryHandle
 from serve_app.registry.in_process import in_process_registry
@@ -46,7 +47,7 @@ class FusedIngress:
         )
         self._host = ModelHost(settings, engine, batching)
         self._host.start(registry_handle)  # Serve runs __init__ on the replica's event loop
-        self._stage = PreprocessStage(settings, preprocessing_threads)
+        self._stage = PreprocessStage(LoadPolicy.from_settings(settings), preprocessing_threads)
         self._dispatcher = RequestDispatcher(self._run_group, grouping)
         self._models = ModelManager(self._host, registry_handle)
         self._policy = policy

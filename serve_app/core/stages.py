@@ -11,6 +11,7 @@ from typing import Protocol
 
 from serve_app.core.predictions import Prediction, RequestResult
 from serve_app.core.requests import ImageBatch, RequestGroup
+from serve_app.core.spec import ModelSpec
 
 
 class ModelClient(Protocol):
@@ -24,6 +25,11 @@ class ModelClient(Protocol):
 
     async def load(self, model_id: str, api_key: str | None = None) -> None:
         """Load ``model_id`` ahead of its first request."""
+        ...
+
+    async def spec(self, model_id: str, api_key: str | None = None) -> ModelSpec:
+        """What ``model_id``'s package declares, the model loaded first if need be: the
+        stage before the model learns it here, and never reads a package itself."""
         ...
 
 

@@ -6,6 +6,11 @@ the model stage as one batch, and the images that asked for a drawing get their
 predictions drawn here, where the decoded pixels already are. The preprocessing
 deployment runs one of these in front of a handle to the model deployment; the fused
 composition runs one in front of the model host itself.
+
+A model's spec (task, input size, steps, class names and colours) comes from that
+model stage, which loads the model anyway, and is kept here: this stage never reads a
+model package, so it needs neither the weight sources nor their credentials, and a
+node running only preprocessing never downloads a network.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import cv2
 import numpy as np
 
 from serve_app.batching import HopStats
-from serve_app.config import ServerSettings
 from serve_app.core.frames import FrameTransform
 from serve_app.core.predictions import (
     Classification,
@@ -48,7 +52,6 @@ from serve_app.preprocessing.visualization import (
     draw_detections,
     encode_jpeg,
 )
-from serve_app.weights import ModelStore
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,9 @@ class _Prepared:
 
 
 class PreprocessStage:
-    def __init__(self, settings: ServerSettings, threads: int) -> None:
-        self._store = ModelStore.from_settings(settings)
-        self._policy = LoadPolicy.from_settings(settings)
+    def __init__(self, policy: LoadPolicy, threads: int) -> None:
+        self._policy = policy
+        self._specs: dict[str, ModelSpec] = {}
         # Parallelism comes from the pool; OpenCV's own threads would only contend.
         cv2.setNumThreads(1)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="preprocess")
@@ -78,7 +81,7 @@ class PreprocessStage:
         """One result per request of ``group``: an image that cannot be decoded fails
         its own request, a model that cannot serve the group fails all of them."""
         self.received.record(len(group.requests), group.image_count)
-        spec = await self._spec(group)
+        spec = await self._spec(group, model)
         start = time.perf_counter()
         prepared = await self._prepare_all(group.requests, spec)
         server_metrics().stage_seconds.observe(
@@ -112,11 +115,10 @@ class PreprocessStage:
     def stats(self) -> dict[str, object]:
         return {"received": self.received.snapshot(), "sent": self.sent.snapshot()}
 
-    async def _spec(self, group: RequestGroup) -> ModelSpec:
-        package = self._store.known(group.model_id)
-        if package is None:  # fetching it may take a while: off the event loop
-            package = await asyncio.to_thread(self._store.package, group.model_id, group.api_key)
-        spec = package.spec
+    async def _spec(self, group: RequestGroup, model: ModelClient) -> ModelSpec:
+        spec = self._specs.get(group.model_id)
+        if spec is None:
+            spec = self._specs[group.model_id] = await model.spec(group.model_id, group.api_key)
         if group.task is not None and spec.task is not group.task:
             raise InvalidRequestError(
                 f"Model {group.model_id} is a {spec.task.value} model and cannot serve "

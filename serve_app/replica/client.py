@@ -6,6 +6,7 @@ from ray.serve.handle import DeploymentHandle
 
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
+from serve_app.core.spec import ModelSpec
 from serve_app.errors import ServeAppError
 
 
@@ -37,3 +38,9 @@ class ModelReplicaClient:
         error: ServeAppError | None = await self._for(model_id).load.remote(model_id, api_key)
         if error is not None:
             raise error
+
+    async def spec(self, model_id: str, api_key: str | None = None) -> ModelSpec:
+        answer: ModelSpec | ServeAppError = await self._for(model_id).spec.remote(model_id, api_key)
+        if isinstance(answer, ServeAppError):
+            raise answer
+        return answer

@@ -15,6 +15,7 @@ from ray.serve.handle import DeploymentHandle
 from serve_app.config import BatchingConfig, EngineConfig, ServerSettings
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
+from serve_app.core.spec import ModelSpec
 from serve_app.errors import ServeAppError
 from serve_app.replica.host import ModelHost
 
@@ -32,7 +33,7 @@ class ModelReplica:
         # Serve runs __init__ on the replica's event loop.
         self._host.start(registry)
 
-    # Both answer a ServeAppError rather than raise it: Serve logs what a replica raises
+    # Each answers a ServeAppError rather than raise it: Serve logs what a replica raises
     # with a traceback, and a missing or broken model is the client's to hear about.
     async def infer(
         self, model_id: str, batch: ImageBatch, api_key: str | None = None
@@ -49,6 +50,14 @@ class ModelReplica:
         except ServeAppError as exc:
             return exc
         return None
+
+    async def spec(self, model_id: str, api_key: str | None = None) -> ModelSpec | ServeAppError:
+        """What ``model_id``'s package declares (loading it first if need be): how the
+        preprocessing stage learns a model without reading its package."""
+        try:
+            return await self._host.spec(model_id, api_key)
+        except ServeAppError as exc:
+            return exc
 
     def stats(self) -> dict[str, object]:
         return self._host.stats()

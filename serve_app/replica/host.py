@@ -16,6 +16,7 @@ from serve_app.batching import Grouper, HopStats
 from serve_app.config import BatchingConfig, EngineConfig, ServerSettings
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
+from serve_app.core.spec import ModelSpec
 from serve_app.errors import ServeAppError
 from serve_app.observability.metrics import server_metrics
 from serve_app.registry import RegistryHandle
@@ -78,6 +79,10 @@ class ModelHost:
     async def load(self, model_id: str, api_key: str | None = None) -> None:
         self.models.offer_key(model_id, api_key)
         await self._model(model_id)
+
+    async def spec(self, model_id: str, api_key: str | None = None) -> ModelSpec:
+        self.models.offer_key(model_id, api_key)
+        return (await self._model(model_id)).spec
 
     def stats(self) -> dict[str, object]:
         return {

@@ -12,21 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydantic import SecretStr
 
-from serve_app.config import ServerSettings
 from serve_app.engines.factory import EngineBuild, create_engine, optimised_build
 from serve_app.engines.options import EngineOptions
 from serve_app.engines.selection import select_engine
 from serve_app.weights.engine_store import KEY_FILE, EngineOrigin, EngineStore
 from serve_app.weights.package import ModelPackage
 from tests.weights.seaweed import (
-    ACCESS_KEY,
     BUCKET,
     PREFIX,
     READ_ONLY_ACCESS_KEY,
     READ_ONLY_SECRET_KEY,
-    SECRET_KEY,
     SeaweedS3,
 )
 
@@ -56,20 +52,6 @@ class CountedBuild:
             build.build(folder, progress)  # type: ignore[arg-type]
 
         self.build = EngineBuild(package, build.key, counted, build.load)
-
-
-def s3_settings(cache: Path, s3: SeaweedS3, access: str, secret: str) -> ServerSettings:
-    return ServerSettings(
-        model_cache_dir=cache,
-        weight_sources=["s3"],
-        s3_bucket=BUCKET,
-        s3_prefix=PREFIX,
-        s3_endpoint_url=s3.endpoint_url,
-        s3_region="us-east-1",
-        s3_access_key_id=access,
-        s3_secret_access_key=SecretStr(secret),
-        weights_retries=0,
-    )
 
 
 def answers(build: EngineBuild, store: EngineStore) -> tuple[list[np.ndarray], EngineOrigin]:
@@ -114,8 +96,8 @@ def test_another_node_fetches_the_engine_from_s3_instead_of_building(
     package: ModelPackage, tmp_path: Path, seaweed: SeaweedS3
 ) -> None:
     counted = CountedBuild(package)
-    first = EngineStore.from_settings(s3_settings(tmp_path / "a", seaweed, ACCESS_KEY, SECRET_KEY))
-    second = EngineStore.from_settings(s3_settings(tmp_path / "b", seaweed, ACCESS_KEY, SECRET_KEY))
+    first = EngineStore.from_settings(seaweed.settings(tmp_path / "a"))
+    second = EngineStore.from_settings(seaweed.settings(tmp_path / "b"))
     built, origin = answers(counted.build, first)
     assert origin is EngineOrigin.BUILT
     keys = {
@@ -136,7 +118,7 @@ def test_read_only_credentials_keep_engines_local_and_say_so_once(
     package: ModelPackage, tmp_path: Path, seaweed: SeaweedS3, caplog: pytest.LogCaptureFixture
 ) -> None:
     counted = CountedBuild(package)
-    settings = s3_settings(tmp_path, seaweed, READ_ONLY_ACCESS_KEY, READ_ONLY_SECRET_KEY)
+    settings = seaweed.settings(tmp_path, READ_ONLY_ACCESS_KEY, READ_ONLY_SECRET_KEY)
     store = EngineStore.from_settings(settings)
     # Keys no other test uploaded, so each is built here.
     first, second = (
