@@ -28,8 +28,8 @@ class ModelClient(Protocol):
         ...
 
     async def spec(self, model_id: str, api_key: str | None = None) -> ModelSpec:
-        """What ``model_id``'s package declares, the model loaded first if need be: the
-        stage before the model learns it here, and never reads a package itself."""
+        """What ``model_id``'s package declares (fetched first if need be): the stage
+        before the model learns it here, and never reads a package itself."""
         ...
 
 

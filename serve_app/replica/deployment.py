@@ -52,8 +52,8 @@ class ModelReplica:
         return None
 
     async def spec(self, model_id: str, api_key: str | None = None) -> ModelSpec | ServeAppError:
-        """What ``model_id``'s package declares (loading it first if need be): how the
-        preprocessing stage learns a model without reading its package."""
+        """What ``model_id``'s package declares: how the preprocessing stage learns a
+        model without reading its package."""
         try:
             return await self._host.spec(model_id, api_key)
         except ServeAppError as exc:

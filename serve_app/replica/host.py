@@ -81,8 +81,16 @@ class ModelHost:
         await self._model(model_id)
 
     async def spec(self, model_id: str, api_key: str | None = None) -> ModelSpec:
-        self.models.offer_key(model_id, api_key)
-        return (await self._model(model_id)).spec
+        """What the model's package declares: from the model where this replica holds
+        it, else from its package (fetched into the node's cache if need be), without
+        loading it here. The request's images come next, and Serve may route them to
+        another replica before it learns that this one holds the model: a load here
+        would then be a second one."""
+        held = self.models.held().get(model_id)
+        if held is not None:
+            return held.spec
+        package = await asyncio.to_thread(self._store.package, model_id, api_key)
+        return package.spec
 
     def stats(self) -> dict[str, object]:
         return {
