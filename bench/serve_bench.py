@@ -34,8 +34,9 @@ from bench.report import (
 )
 from bench.server import Overrides, build_config, prepare_environment, read_app_args
 from serve_app.config import AppConfig, Composition
+from serve_app.core.spec import ModelPackage
 from serve_app.errors import ServeAppError
-from serve_app.weights import ModelPackage, ModelStore
+from serve_app.weights.store import ModelStore
 
 DEFAULT_MODEL = "shapes-detection/1"
 FIXTURE = "fixture"

@@ -12,11 +12,11 @@ from serve_app.config import (
     AutoscalingConfig,
     BatchingConfig,
     DeploymentConfig,
-    EngineConfig,
     GroupingConfig,
     PreprocessingDeploymentConfig,
     ServerSettings,
 )
+from serve_app.core.engines import EngineOptions
 
 DOC = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
@@ -29,7 +29,7 @@ def test_every_setting_is_documented_with_its_variable(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("model", "prefix"),
-    [(AppConfig, ""), (BatchingConfig, "batching."), (EngineConfig, "engine."),
+    [(AppConfig, ""), (BatchingConfig, "batching."), (EngineOptions, "engine."),
      (GroupingConfig, "grouping."), (DeploymentConfig, ""),
      (AutoscalingConfig, "autoscaling."),
      (PreprocessingDeploymentConfig, "preprocessing.")],

@@ -16,7 +16,8 @@ from serve_app.api.dispatch import RequestDispatcher
 from serve_app.api.ingress import create_app
 from serve_app.api.model_manager import ModelManager
 from serve_app.api.policy import IngressPolicy
-from serve_app.config import BatchingConfig, EngineConfig, GroupingConfig, ServerSettings
+from serve_app.config import BatchingConfig, GroupingConfig, ServerSettings
+from serve_app.core.engines import EngineOptions
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import RequestGroup
 from serve_app.preprocessing.image_loading import LoadPolicy
@@ -34,7 +35,7 @@ class FusedIngress:
     def __init__(
         self,
         settings: ServerSettings,
-        engine: EngineConfig,
+        engine: EngineOptions,
         batching: BatchingConfig,
         grouping: GroupingConfig,
         preprocessing_threads: int,

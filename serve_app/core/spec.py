@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
 from serve_app.core.frames import ResizeMode
 from serve_app.core.ids import ModelId, Task
@@ -128,3 +129,18 @@ class ModelSpec:
     keypoint_names: tuple[tuple[str, ...], ...] = ()
     """Keypoint detection models: per class id, the names of its keypoints in the
     order the network predicts them (``keypoints_metadata.json``)."""
+
+
+@dataclass(frozen=True)
+class ModelPackage:
+    """A model package folder on disk and what it declares (``weights/package.py``
+    reads one): what the model replica loads a model from."""
+
+    spec: ModelSpec
+    path: Path
+    weights_file: str
+    """The network's file name in ``path``."""
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / self.weights_file

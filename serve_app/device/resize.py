@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from serve_app.core.frames import FrameTransform, ResizeMode
+from serve_app.core.placement import input_placement
 from serve_app.core.spec import ModelSpec
-from serve_app.preprocessing.transforms import input_placement
 
 
 def resize_on_device(

@@ -12,7 +12,8 @@ from __future__ import annotations
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from serve_app.config import BatchingConfig, EngineConfig, ServerSettings
+from serve_app.config import BatchingConfig, ServerSettings
+from serve_app.core.engines import EngineOptions
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
 from serve_app.core.spec import ModelSpec
@@ -25,7 +26,7 @@ class ModelReplica:
     def __init__(
         self,
         settings: ServerSettings,
-        engine: EngineConfig,
+        engine: EngineOptions,
         batching: BatchingConfig,
         registry: DeploymentHandle,
     ) -> None:

@@ -13,29 +13,35 @@ import logging
 import time
 
 from serve_app.batching import Grouper, HopStats
-from serve_app.config import BatchingConfig, EngineConfig, ServerSettings
+from serve_app.config import BatchingConfig, ServerSettings
+from serve_app.core.engines import EngineOptions
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
 from serve_app.core.spec import ModelSpec
+from serve_app.engines.factory import OnnxEngineFactory
+from serve_app.engines.store import EngineStore
 from serve_app.errors import ServeAppError
 from serve_app.observability.metrics import server_metrics
 from serve_app.registry import RegistryHandle
 from serve_app.replica.loaded_model import LoadedModel
 from serve_app.replica.model_cache import ModelCache
 from serve_app.replica.registry_link import RegistryLink
-from serve_app.weights import ModelStore
-from serve_app.weights.engine_store import EngineStore
+from serve_app.weights.s3 import S3Source
+from serve_app.weights.store import ModelStore
 
 logger = logging.getLogger("ray.serve")
 
 
 class ModelHost:
     def __init__(
-        self, settings: ServerSettings, engine: EngineConfig, batching: BatchingConfig
+        self, settings: ServerSettings, engine: EngineOptions, batching: BatchingConfig
     ) -> None:
         self._store = ModelStore.from_settings(settings)
-        self._engine_store = EngineStore.from_settings(settings)
-        self._engine_options = engine.options(batching.max_batch_size)
+        share = None
+        if settings.s3_bucket is not None and "s3" in settings.weight_sources:
+            share = S3Source(settings)
+        self._engine_store = EngineStore(settings.model_cache_dir, share)
+        self._engines = OnnxEngineFactory(engine, batching.max_batch_size)
         self._max_batch_size = batching.max_batch_size
         self._preload = list(settings.preload_models)
         self.models = ModelCache(
@@ -119,7 +125,7 @@ class ModelHost:
         try:
             package = await asyncio.to_thread(self._store.package, model_id, api_key)
             model = await asyncio.to_thread(
-                LoadedModel.load, package, self._engine_options, self._engine_store
+                LoadedModel.load, package, self._engines, self._engine_store
             )
         except Exception:
             metrics.model_loads.inc(tags={"model": "", "result": "failed"})

@@ -11,7 +11,6 @@ The package never loads the network itself: engines do that.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from serve_app.core.spec import (
     ClassificationActivation,
     ContrastType,
     CropBox,
+    ModelPackage,
     ModelSpec,
     PreprocessingSpec,
     ResizeSpec,
@@ -48,68 +48,53 @@ TASK_KEYS = ("project_task_type", "type")
 MODEL_TYPE_KEYS = ("model_type", "modelType")
 
 
-@dataclass(frozen=True)
-class ModelPackage:
-    """A package folder and what it declares."""
-
-    spec: ModelSpec
-    path: Path
-    weights_file: str = WEIGHTS_FILE
-
-    @property
-    def weights_path(self) -> Path:
-        return self.path / self.weights_file
-
-    @classmethod
-    def load(cls, model_id: ModelId, path: Path) -> ModelPackage:
-        """Parse the package's files; a malformed one is a :class:`ModelLoadError` now,
-        when it is fetched, not on some later request."""
-        try:
-            task, model_type = read_model_type(path / MODEL_TYPE_FILE)
-            weights = find_weights(path)
-            if weights is None:
-                raise ModelLoadError(f"no network file ({' or '.join(WEIGHTS_FILES)}) in {path}")
-            environment = json.loads((path / ENVIRONMENT_FILE).read_text())
-            preprocessing = parse_preprocessing(environment.get("PREPROCESSING", {}))
-            batch, height, width = _read_input_shape(weights)
-            keypoint_names = (
-                read_keypoint_names(path / KEYPOINTS_METADATA_FILE)
-                if task is Task.KEYPOINT_DETECTION
-                else ()
-            )
-            multilabel, activation = (
-                read_classification_scores(path / INFERENCE_CONFIG_FILE, environment)
-                if task is Task.CLASSIFICATION
-                else (False, ClassificationActivation.SOFTMAX)
-            )
-        except ModelLoadError as exc:
-            raise ModelLoadError(f"Model {model_id} is not a usable model package: {exc}") from exc
-        except (OSError, ValueError, KeyError, TypeError, StopIteration, DecodeError) as exc:
-            raise ModelLoadError(
-                f"Model {model_id} is not a usable model package: {exc!r}"
-            ) from exc
-        if height is None or width is None:
-            if preprocessing.resize is None:
-                raise ModelLoadError(
-                    f"Model {model_id} has a dynamic input size and no resize in environment.json"
-                )
-            height, width = preprocessing.resize.height, preprocessing.resize.width
-        spec = ModelSpec(
-            model_id=model_id,
-            task=task,
-            model_type=model_type,
-            class_names=_read_class_names(path, environment),
-            input_width=width,
-            input_height=height,
-            batch_size=batch,
-            preprocessing=preprocessing,
-            colors=dict(environment.get("COLORS") or {}),
-            multilabel=multilabel,
-            activation=activation,
-            normalization=input_normalization(task, model_type),
-            keypoint_names=keypoint_names,
+def read_package(model_id: ModelId, path: Path) -> ModelPackage:
+    """Parse the package's files; a malformed one is a :class:`ModelLoadError` now,
+    when it is fetched, not on some later request."""
+    try:
+        task, model_type = read_model_type(path / MODEL_TYPE_FILE)
+        weights = find_weights(path)
+        if weights is None:
+            raise ModelLoadError(f"no network file ({' or '.join(WEIGHTS_FILES)}) in {path}")
+        environment = json.loads((path / ENVIRONMENT_FILE).read_text())
+        preprocessing = parse_preprocessing(environment.get("PREPROCESSING", {}))
+        batch, height, width = _read_input_shape(weights)
+        keypoint_names = (
+            read_keypoint_names(path / KEYPOINTS_METADATA_FILE)
+            if task is Task.KEYPOINT_DETECTION
+            else ()
         )
-        return cls(spec, path, weights.name)
+        multilabel, activation = (
+            read_classification_scores(path / INFERENCE_CONFIG_FILE, environment)
+            if task is Task.CLASSIFICATION
+            else (False, ClassificationActivation.SOFTMAX)
+        )
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"Model {model_id} is not a usable model package: {exc}") from exc
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, DecodeError) as exc:
+        raise ModelLoadError(f"Model {model_id} is not a usable model package: {exc!r}") from exc
+    if height is None or width is None:
+        if preprocessing.resize is None:
+            raise ModelLoadError(
+                f"Model {model_id} has a dynamic input size and no resize in environment.json"
+            )
+        height, width = preprocessing.resize.height, preprocessing.resize.width
+    spec = ModelSpec(
+        model_id=model_id,
+        task=task,
+        model_type=model_type,
+        class_names=_read_class_names(path, environment),
+        input_width=width,
+        input_height=height,
+        batch_size=batch,
+        preprocessing=preprocessing,
+        colors=dict(environment.get("COLORS") or {}),
+        multilabel=multilabel,
+        activation=activation,
+        normalization=input_normalization(task, model_type),
+        keypoint_names=keypoint_names,
+    )
+    return ModelPackage(spec, path, weights.name)
 
 
 def find_weights(folder: Path) -> Path | None:

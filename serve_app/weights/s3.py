@@ -32,16 +32,12 @@ from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import (
     IncompleteDownloadError,
+    StoreAccessDeniedError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
 from serve_app.weights.download import write_verified
 from serve_app.weights.retry import RetryPolicy
-
-
-class S3AccessDeniedError(UpstreamUnavailableError):
-    """The store refused these credentials for this call (read-only keys, say)."""
-
 
 S3Client = Any  # boto3 builds its clients at runtime; they carry no static types
 
@@ -171,7 +167,7 @@ def _s3_errors(what: str) -> Iterator[None]:
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", "unknown"))
         if code in _DENIED:
-            raise S3AccessDeniedError(
+            raise StoreAccessDeniedError(
                 f"{what}: S3 refused the server's credentials ({code})"
             ) from exc
         raise UpstreamUnavailableError(f"{what}: S3 answered {code}") from exc

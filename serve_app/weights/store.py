@@ -32,7 +32,9 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from serve_app.config import ServerSettings
+from serve_app.core.folders import LOCKS_DIR, STAGING_DIR, fresh_folder, publish_folder
 from serve_app.core.ids import ModelId
+from serve_app.core.spec import ModelPackage
 from serve_app.errors import (
     InsufficientStorageError,
     MissingApiKeyError,
@@ -42,9 +44,8 @@ from serve_app.errors import (
     UpstreamTimeoutError,
 )
 from serve_app.weights.base import WeightSource
-from serve_app.weights.download import LOCKS_DIR, STAGING_DIR, fresh_folder, publish_folder
 from serve_app.weights.local import find_local_package, is_complete_package, local_model_dirs
-from serve_app.weights.package import ModelPackage
+from serve_app.weights.package import read_package
 from serve_app.weights.roboflow import RoboflowSource
 from serve_app.weights.s3 import S3Source
 
@@ -99,7 +100,7 @@ class ModelStore:
             return cached
         mid = ModelId.parse(model_id)
         local = find_local_package(self._local_dirs, mid)
-        package = ModelPackage.load(mid, local) if local else self._load_cached(mid, api_key)
+        package = read_package(mid, local) if local else self._load_cached(mid, api_key)
         with self._guard:
             self._packages[mid] = package
         return package
@@ -117,13 +118,13 @@ class ModelStore:
     def _load_cached(self, model_id: ModelId, api_key: str | None) -> ModelPackage:
         path = self.ensure_cached(model_id, api_key)
         try:
-            return ModelPackage.load(model_id, path)
+            return read_package(model_id, path)
         except ModelLoadError as unusable:
             # Verified when this server cached it, so the copy went bad since (disk
             # fault, hand edit) or another server wrote it: set it aside, fetch once more.
             self._quarantine(model_id)
             try:
-                return ModelPackage.load(model_id, self.ensure_cached(model_id, api_key))
+                return read_package(model_id, self.ensure_cached(model_id, api_key))
             except ServeAppError as refetch:
                 raise ModelLoadError(
                     f"{unusable.message}. The cached copy was moved to "
@@ -214,7 +215,7 @@ class ModelStore:
         fresh_folder(staging)  # we hold the model's lock
         if not source.fetch(model_id, staging, api_key):
             return False
-        ModelPackage.load(model_id, staging)  # parses the ONNX graph, reads the metadata
+        read_package(model_id, staging)  # parses the ONNX graph, reads the metadata
         return True
 
     def _quarantine(self, model_id: ModelId) -> None:
@@ -244,7 +245,7 @@ class ModelStore:
 
 def _loads(model_id: ModelId, folder: Path) -> bool:
     try:
-        ModelPackage.load(model_id, folder)
+        read_package(model_id, folder)
     except ModelLoadError:
         return False
     return True

@@ -19,16 +19,19 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
-from serve_app.config import EngineConfig, ServerSettings
+from serve_app.config import ServerSettings
+from serve_app.core.engines import EngineOptions
 from serve_app.core.ids import ModelId
 from serve_app.core.predictions import Classification, Detections, Prediction
 from serve_app.core.requests import ImageBatch, InferenceParams, PreprocessOptions
-from serve_app.engines.factory import optimised_build
+from serve_app.core.spec import ModelPackage
+from serve_app.engines.builds import optimised_build
+from serve_app.engines.factory import OnnxEngineFactory
 from serve_app.engines.selection import select_engine
+from serve_app.engines.store import EngineStore
 from serve_app.preprocessing.prepare import prepare_image
 from serve_app.replica.loaded_model import LoadedModel
-from serve_app.weights.engine_store import EngineStore
-from serve_app.weights.package import ModelPackage
+from serve_app.weights.package import read_package
 from tests.engines.models import bundled_package
 from tests.serve_apps import deployed, registry, small_app
 from tests.support import box_iou, box_of, jpeg_b64
@@ -56,9 +59,9 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def detector_build_lock(cache_dir: Path) -> FileLock:
     """The lock the server's build of the detector's traced engine will wait on."""
-    options = EngineConfig.model_validate(ENGINE).options(8)
+    options = EngineOptions(**ENGINE)  # type: ignore[arg-type]
     package = bundled_package(DETECTOR)
-    build = optimised_build(options, package, select_engine(options))
+    build = optimised_build(options, package, select_engine(options), max_batch_size=8)
     assert build is not None
     lock_path = EngineStore(cache_dir).lock_path(package.spec.model_id, build.key)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +86,7 @@ def base(
 
 
 def onnx_runtime_answers(package: ModelPackage, params: InferenceParams) -> list[Prediction]:
-    model = LoadedModel.load(package, EngineConfig(backend="onnxruntime").options(8))
+    model = LoadedModel.load(package, OnnxEngineFactory(EngineOptions(backend="onnxruntime"), 8))
     decoded = [prepare_image(s, package.spec, PreprocessOptions()) for s in SCENES]
     batch = ImageBatch(
         np.stack([d[0] for d in decoded]), tuple(d[1] for d in decoded), (params,) * len(SCENES)
@@ -183,9 +186,7 @@ def test_weights_written_as_constant_nodes_are_converted(
     base: str, fixture_models_dir: Path
 ) -> None:
     """As PaddlePaddle exports: onnx2torch alone fails on them (KeyError)."""
-    package = ModelPackage.load(
-        ModelId.parse(CONSTANT_WEIGHTS), fixture_models_dir / CONSTANT_WEIGHTS
-    )
+    package = read_package(ModelId.parse(CONSTANT_WEIGHTS), fixture_models_dir / CONSTANT_WEIGHTS)
     expected = onnx_runtime_answers(package, InferenceParams(confidence=0.0))
     r = post(base, CONSTANT_WEIGHTS, confidence=0.0)
     assert r.status_code == 200, r.text
@@ -199,7 +200,7 @@ def test_weights_written_as_constant_nodes_are_converted(
 def test_a_network_torch_cannot_convert_is_served_by_onnx_runtime_saying_why(
     base: str, fixture_models_dir: Path
 ) -> None:
-    package = ModelPackage.load(ModelId.parse(UNCONVERTIBLE), fixture_models_dir / UNCONVERTIBLE)
+    package = read_package(ModelId.parse(UNCONVERTIBLE), fixture_models_dir / UNCONVERTIBLE)
     r = post(base, UNCONVERTIBLE, confidence=0.0)
     assert r.status_code == 200, r.text
     assert_answers_match(r.json(), onnx_runtime_answers(package, InferenceParams(confidence=0.0)))

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import torch
 
+from serve_app.core.engines import EngineOptions
 from serve_app.core.ids import ModelId
-from serve_app.core.spec import IMAGENET, UNNORMALIZED, InputNormalization
+from serve_app.core.spec import IMAGENET, UNNORMALIZED, InputNormalization, ModelPackage
 from serve_app.engines import onnx_to_torch
 from serve_app.engines.factory import create_engine, start_engine
 from serve_app.engines.onnx_to_torch import ConversionError, convert_onnx
-from serve_app.engines.options import EngineOptions
 from serve_app.engines.selection import cuda_usable, select_engine
 from serve_app.engines.torch_engine import TorchEngine, TorchSetup
-from serve_app.weights.package import ModelPackage
+from serve_app.weights.package import read_package
 from tests.engines.models import BUNDLED, built_engine, bundled_package
 from tests.engines.test_onnxruntime_engine import identity_model
 
@@ -32,7 +32,7 @@ FIXTURES = (
 def package_of(model_id: str, fixture_models_dir: Path) -> ModelPackage:
     if model_id in BUNDLED:
         return bundled_package(model_id)
-    return ModelPackage.load(ModelId.parse(model_id), fixture_models_dir / model_id)
+    return read_package(ModelId.parse(model_id), fixture_models_dir / model_id)
 
 
 def images_for(package: ModelPackage, count: int, seed: int = 0) -> np.ndarray:
@@ -52,11 +52,11 @@ def test_converted_and_traced_engines_answer_as_onnx_runtime(
     model_id: str, fixture_models_dir: Path
 ) -> None:
     package = package_of(model_id, fixture_models_dir)
-    options = EngineOptions(backend="torch", device="cpu", max_batch_size=4)
+    options = EngineOptions(backend="torch", device="cpu")
     selection = select_engine(options)
     reference = create_engine(EngineOptions(backend="onnxruntime"), package)
     converted = create_engine(options, package, selection)
-    traced = built_engine(options, package, selection)
+    traced = built_engine(options, package, selection, max_batch_size=4)
     assert (converted.name, traced.name) == ("torch", "torch-trace")
     # 3 pads to the bucket of 4; 6 runs as 4 + 2. A fixed batch of 1 runs image by image.
     for count in (1, 3, 6):
@@ -125,11 +125,10 @@ def test_cuda_engine_answers_as_onnx_runtime(precision: str, cuda_graphs: bool) 
         backend="torch",
         precision=precision,
         cuda_graphs=cuda_graphs,
-        max_batch_size=8,  # type: ignore[arg-type]
     )
     selection = select_engine(options)
     assert selection.device == "cuda"
-    engine = built_engine(options, package, selection)
+    engine = built_engine(options, package, selection, max_batch_size=8)
     images = images_for(package, 5)
     want = create_engine(EngineOptions(backend="onnxruntime"), package).infer(images)
     tolerance = 5e-2 if precision == "fp16" else 1e-3

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
 from serve_app.config import ServerSettings
+from serve_app.weights.s3 import S3Source
 from tests.conftest import free_port
 
 BUCKET = "rfserve-models"
@@ -80,6 +81,10 @@ class SeaweedS3:
             s3_secret_access_key=SecretStr(secret),
             weights_retries=0,
         )
+
+    def source(self, access: str = ACCESS_KEY, secret: str = SECRET_KEY) -> S3Source:
+        """This store's bucket as a weight source (and engine share)."""
+        return S3Source(self.settings(Path("/nonexistent"), access, secret))
 
     def stop(self) -> None:
         # SIGTERM makes weed flush for seconds; its data is disposable.

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import UpstreamUnavailableError
-from serve_app.weights.package import ModelPackage
+from serve_app.weights.package import read_package
 from serve_app.weights.s3 import S3Source, _md5_of
 from tests.conftest import free_port
 from tests.weights.seaweed import ACCESS_KEY, BUCKET, PREFIX, SECRET_KEY, SeaweedS3
@@ -42,7 +42,7 @@ def test_fetches_every_file_of_the_model_folder(
     assert {p.name for p in tmp_path.iterdir()} == names
     for name in names - {"class_names.txt"}:
         assert (tmp_path / name).read_bytes() == (source_package / name).read_bytes()
-    package = ModelPackage.load(ModelId.parse("s3-unit/1"), tmp_path)
+    package = read_package(ModelId.parse("s3-unit/1"), tmp_path)
     assert package.spec.class_names == ("left", "right")
 
 

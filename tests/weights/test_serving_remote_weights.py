@@ -19,7 +19,7 @@ from ray import serve
 
 from serve_app.config import ServerSettings
 from serve_app.observability.driver import call_deployment
-from serve_app.weights import ModelStore
+from serve_app.weights.store import ModelStore
 from tests.conftest import free_port
 from tests.serve_apps import deployed, small_app
 from tests.support import b64_image, solid_image
