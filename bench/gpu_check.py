@@ -57,7 +57,7 @@ from serve_app.engines.selection import select_engine  # noqa: E402
 from serve_app.preprocessing.prepare import prepare_image  # noqa: E402
 from serve_app.replica.engine_switch import EngineSwitch  # noqa: E402
 from serve_app.replica.loaded_model import LoadedModel  # noqa: E402
-from serve_app.weights.local import BUNDLED_MODELS_DIR  # noqa: E402
+from serve_app.weights.config import BUNDLED_MODELS_DIR  # noqa: E402
 from serve_app.weights.package import read_package  # noqa: E402
 from tools.shapes import box_iou, generate_scene  # noqa: E402
 

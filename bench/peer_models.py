@@ -17,7 +17,7 @@ from pathlib import Path
 
 from serve_app.core.ids import ModelId
 from serve_app.core.spec import ModelPackage
-from serve_app.weights.local import BUNDLED_MODELS_DIR
+from serve_app.weights.config import BUNDLED_MODELS_DIR
 from serve_app.weights.package import ENVIRONMENT_FILE, WEIGHTS_FILE, read_package
 
 

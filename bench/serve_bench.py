@@ -33,10 +33,11 @@ from bench.report import (
     write_json,
 )
 from bench.server import Overrides, build_config, prepare_environment, read_app_args
+from serve_app.app import weight_sources
 from serve_app.config import AppConfig, Composition
 from serve_app.core.spec import ModelPackage
 from serve_app.errors import ServeAppError
-from serve_app.weights.store import ModelStore
+from serve_app.weights.store import package_store
 
 DEFAULT_MODEL = "shapes-detection/1"
 FIXTURE = "fixture"
@@ -150,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> SweepResult:
 
 def _find_package(config: AppConfig, model_id: str) -> ModelPackage | None:
     try:
-        return ModelStore.from_settings(config.settings).package(model_id)
+        return package_store(weight_sources(config.settings)).package(model_id)
     except ServeAppError:
         return None
 

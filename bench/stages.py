@@ -18,6 +18,7 @@ import numpy as np
 from bench.reference import make_batches
 from serve_app.api.responses import detection_response
 from serve_app.api.schemas import ObjectDetectionRequest
+from serve_app.app import image_limits
 from serve_app.config import ServerSettings
 from serve_app.core.engines import EngineOptions
 from serve_app.core.predictions import Detections
@@ -30,7 +31,7 @@ from serve_app.core.requests import (
 )
 from serve_app.core.spec import ModelPackage
 from serve_app.engines.factory import OnnxEngineFactory
-from serve_app.preprocessing.image_loading import LoadPolicy, load_image
+from serve_app.preprocessing.image_loading import load_image
 from serve_app.preprocessing.prepare import prepare_image
 from serve_app.replica.engine_switch import EngineSwitch
 from serve_app.replica.loaded_model import LoadedModel
@@ -92,7 +93,7 @@ def profile_stages(
 ) -> list[StageTiming]:
     """Time the stages of one request in order, each on the previous stage's outputs."""
     model = LoadedModel.load(package, OnnxEngineFactory(engine_options, max_batch_size))
-    policy = LoadPolicy.from_settings(settings)
+    limits = image_limits(settings)
     spec = package.spec
     auto_orient = spec.preprocessing.auto_orient
     params = InferenceParams()
@@ -102,7 +103,7 @@ def profile_stages(
         "request JSON parse (ingress)", ObjectDetectionRequest.model_validate_json, bodies
     )
     payloads = [_image_payload(r) for r in requests]
-    decoded = p.run("base64 + JPEG decode", lambda x: load_image(x, policy, auto_orient), payloads)
+    decoded = p.run("base64 + JPEG decode", lambda x: load_image(x, limits, auto_orient), payloads)
     options = PreprocessOptions()
     prepared = p.run(
         "resize / letterbox", lambda image: prepare_image(image, spec, options), decoded

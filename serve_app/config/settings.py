@@ -3,8 +3,8 @@
 Names follow the Roboflow inference server where it has one (``MODEL_CACHE_DIR``,
 ``API_BASE_URL``, ``ROBOFLOW_API_KEY``, ``MAX_ACTIVE_MODELS``, ``PRELOAD_MODELS``), so
 users can switch servers without relearning; settings of our own start with
-``RFSERVE_``. Settings are resolved once, by the application builder, and handed to
-every deployment, so replicas on other nodes see the same values.
+``RFSERVE_``. Settings are resolved once, by the application builder, which gives each
+stage the part it uses, so replicas on other nodes see the same values.
 """
 
 from __future__ import annotations

@@ -17,10 +17,9 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from serve_app.config import ServerSettings
 from serve_app.core.requests import ImagePayload, ImageType
-from serve_app.errors import InvalidImageError, PayloadTooLargeError
-from serve_app.preprocessing.numpy_payload import load_numpy_image
+from serve_app.errors import InvalidImageError
+from serve_app.preprocessing.numpy_payload import check_pixels, load_numpy_image
 from serve_app.preprocessing.url_fetch import UrlFetchPolicy, fetch_url
 
 # Pillow only reads headers here; the size limit is ours (RFSERVE_MAX_IMAGE_PIXELS), so
@@ -29,28 +28,23 @@ Image.MAX_IMAGE_PIXELS = None
 
 
 @dataclass(frozen=True)
-class LoadPolicy:
+class ImageLimits:
+    """What the server accepts of the images clients send."""
+
     allow_pickled_numpy: bool
     max_pixels: int
+    """Larger images are refused (413) from what declares their size, before decoding."""
     url: UrlFetchPolicy
 
-    @classmethod
-    def from_settings(cls, settings: ServerSettings) -> LoadPolicy:
-        return cls(
-            allow_pickled_numpy=settings.allow_pickled_numpy,
-            max_pixels=settings.max_image_pixels,
-            url=UrlFetchPolicy.from_settings(settings),
-        )
 
-
-def load_image(payload: ImagePayload, policy: LoadPolicy, auto_orient: bool = True) -> np.ndarray:
+def load_image(payload: ImagePayload, limits: ImageLimits, auto_orient: bool = True) -> np.ndarray:
     """Decode ``payload``; EXIF orientation is applied when ``auto_orient``."""
     if payload.type is ImageType.NUMPY:
         data = _as_bytes(payload.value)
-        image = _array_to_bgr(load_numpy_image(data, policy.allow_pickled_numpy, policy.max_pixels))
+        image = _array_to_bgr(load_numpy_image(data, limits.allow_pickled_numpy, limits.max_pixels))
     else:
         if payload.type is ImageType.URL:
-            data = fetch_url(str(payload.value), policy.url)
+            data = fetch_url(str(payload.value), limits.url)
         elif payload.type is ImageType.BASE64:
             data = _b64decode(payload.value)
         else:
@@ -58,17 +52,17 @@ def load_image(payload: ImagePayload, policy: LoadPolicy, auto_orient: bool = Tr
         # A small file can declare a huge image: refuse it before decoding a pixel.
         declared = size_from_header(data)
         if declared is not None:
-            _check_pixels(*declared, policy.max_pixels)
+            check_pixels(*declared, limits.max_pixels)
         image = decode_image_bytes(data, auto_orient)
-    _check_pixels(image.shape[1], image.shape[0], policy.max_pixels)
+    check_pixels(image.shape[1], image.shape[0], limits.max_pixels)
     return image
 
 
-def image_decoder_environment(settings: ServerSettings) -> dict[str, str]:
+def image_decoder_environment(max_pixels: int) -> dict[str, str]:
     """Environment of a process that decodes images: OpenCV's own pixel limit, which it
     reads once when it loads, set to ours, for the formats whose header Pillow cannot
     read (:func:`size_from_header`)."""
-    return {"OPENCV_IO_MAX_IMAGE_PIXELS": str(settings.max_image_pixels)}
+    return {"OPENCV_IO_MAX_IMAGE_PIXELS": str(max_pixels)}
 
 
 def size_from_header(data: bytes) -> tuple[int, int] | None:
@@ -80,14 +74,6 @@ def size_from_header(data: bytes) -> tuple[int, int] | None:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
     return int(width), int(height)
-
-
-def _check_pixels(width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise PayloadTooLargeError(
-            f"Image of {width}x{height} pixels exceeds this server's limit of {max_pixels} "
-            "pixels (RFSERVE_MAX_IMAGE_PIXELS)"
-        )
 
 
 def decode_image_bytes(data: bytes, auto_orient: bool = True) -> np.ndarray:

@@ -59,7 +59,12 @@ def check_image_array(shape: Sequence[int], dtype: np.dtype[Any], max_pixels: in
     height, width = shape[0], shape[1]
     if height * width == 0:
         raise InvalidImageError("NumPy image is empty")
-    if height * width > max_pixels:
+    check_pixels(width, height, max_pixels)
+
+
+def check_pixels(width: int, height: int, max_pixels: int) -> None:
+    """413 for an image of more than ``max_pixels``, whatever declares its size."""
+    if width * height > max_pixels:
         raise PayloadTooLargeError(
             f"Image of {width}x{height} pixels exceeds this server's limit of {max_pixels} "
             "pixels (RFSERVE_MAX_IMAGE_PIXELS)"

@@ -44,7 +44,8 @@ from serve_app.core.spec import ModelSpec
 from serve_app.core.stages import ModelClient
 from serve_app.errors import InvalidRequestError
 from serve_app.observability.metrics import server_metrics
-from serve_app.preprocessing.image_loading import LoadPolicy, load_image
+from serve_app.preprocessing.config import PreprocessConfig
+from serve_app.preprocessing.image_loading import ImageLimits, load_image
 from serve_app.preprocessing.prepare import prepare_image, should_auto_orient
 from serve_app.preprocessing.visualization import (
     class_colors,
@@ -63,12 +64,12 @@ class _Prepared:
 
 
 class PreprocessStage:
-    def __init__(self, policy: LoadPolicy, threads: int) -> None:
-        self._policy = policy
+    def __init__(self, config: PreprocessConfig) -> None:
+        self._limits = config.images
         self._specs: dict[str, ModelSpec] = {}
         # Parallelism comes from the pool; OpenCV's own threads would only contend.
         cv2.setNumThreads(1)
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="preprocess")
+        self._pool = ThreadPoolExecutor(config.threads, thread_name_prefix="preprocess")
         # Counted only: the ingress and the model host record these hops' metrics.
         self.sent = HopStats()
         """Calls to the model stage: the hop into the model replica."""
@@ -139,7 +140,7 @@ class PreprocessStage:
                     image,
                     spec,
                     request.options,
-                    self._policy,
+                    self._limits,
                     request.visualization is not None,
                 )
                 for image in request.images
@@ -188,10 +189,10 @@ def _prepare(
     image: ImagePayload,
     spec: ModelSpec,
     options: PreprocessOptions,
-    policy: LoadPolicy,
+    limits: ImageLimits,
     keep_decoded: bool,
 ) -> _Prepared:
-    decoded = load_image(image, policy, should_auto_orient(spec, options))
+    decoded = load_image(image, limits, should_auto_orient(spec, options))
     pixels, frame = prepare_image(decoded, spec, options)
     return _Prepared(pixels, frame, decoded if keep_decoded else None)
 

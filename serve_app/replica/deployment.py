@@ -12,25 +12,18 @@ from __future__ import annotations
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from serve_app.config import BatchingConfig, ServerSettings
-from serve_app.core.engines import EngineOptions
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
 from serve_app.core.spec import ModelSpec
 from serve_app.errors import ServeAppError
+from serve_app.replica.config import ModelReplicaConfig
 from serve_app.replica.host import ModelHost
 
 
 @serve.deployment
 class ModelReplica:
-    def __init__(
-        self,
-        settings: ServerSettings,
-        engine: EngineOptions,
-        batching: BatchingConfig,
-        registry: DeploymentHandle,
-    ) -> None:
-        self._host = ModelHost(settings, engine, batching)
+    def __init__(self, config: ModelReplicaConfig, *, registry: DeploymentHandle) -> None:
+        self._host = ModelHost(config)
         # Serve runs __init__ on the replica's event loop.
         self._host.start(registry)
 

@@ -31,7 +31,6 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from serve_app.config import ServerSettings
 from serve_app.core.folders import LOCKS_DIR, STAGING_DIR, fresh_folder, publish_folder
 from serve_app.core.ids import ModelId
 from serve_app.core.spec import ModelPackage
@@ -44,7 +43,8 @@ from serve_app.errors import (
     UpstreamTimeoutError,
 )
 from serve_app.weights.base import WeightSource
-from serve_app.weights.local import find_local_package, is_complete_package, local_model_dirs
+from serve_app.weights.config import RemoteSource, S3Config, WeightSources
+from serve_app.weights.local import find_local_package, is_complete_package
 from serve_app.weights.package import read_package
 from serve_app.weights.roboflow import RoboflowSource
 from serve_app.weights.s3 import S3Source
@@ -60,17 +60,14 @@ LOCK_TIMEOUT_S = 600.0
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-def build_sources(settings: ServerSettings) -> list[WeightSource]:
-    """The configured remote sources, in the configured order; S3 only with a bucket.
+def build_source(config: RemoteSource) -> WeightSource:
+    return S3Source(config) if isinstance(config, S3Config) else RoboflowSource(config)
 
-    ``local`` folders are not fetched from: see :func:`local_model_dirs`."""
-    sources: list[WeightSource] = []
-    for name in settings.weight_sources:
-        if name == "s3" and settings.s3_bucket is not None:
-            sources.append(S3Source(settings))
-        elif name == "roboflow":
-            sources.append(RoboflowSource.from_settings(settings))
-    return sources
+
+def package_store(config: WeightSources) -> ModelStore:
+    """The store ``config`` describes: its cache, local folders and sources, in order."""
+    sources = [build_source(source) for source in config.remote]
+    return ModelStore(config.cache_dir, sources, config.local_dirs)
 
 
 class ModelStore:
@@ -83,22 +80,13 @@ class ModelStore:
         self._packages: dict[ModelId, ModelPackage] = {}
         self._guard = threading.Lock()
 
-    @classmethod
-    def from_settings(cls, settings: ServerSettings) -> ModelStore:
-        return cls(settings.model_cache_dir, build_sources(settings), local_model_dirs(settings))
-
-    def known(self, model_id: str) -> ModelPackage | None:
-        """The package if this store has read it already: no disk or network I/O, so
-        callers on an event loop may ask before they hand :meth:`package` to a thread."""
-        with self._guard:
-            return self._packages.get(ModelId.parse(model_id))
-
     def package(self, model_id: str, api_key: str | None = None) -> ModelPackage:
         """The package's metadata, from a local folder or else fetched into the cache."""
-        cached = self.known(model_id)
+        mid = ModelId.parse(model_id)
+        with self._guard:
+            cached = self._packages.get(mid)
         if cached is not None:
             return cached
-        mid = ModelId.parse(model_id)
         local = find_local_package(self._local_dirs, mid)
         package = read_package(mid, local) if local else self._load_cached(mid, api_key)
         with self._guard:

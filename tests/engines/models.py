@@ -8,7 +8,7 @@ from serve_app.core.spec import ModelPackage
 from serve_app.engines.base import Engine
 from serve_app.engines.builds import optimised_build
 from serve_app.engines.selection import Selection
-from serve_app.weights.local import BUNDLED_MODELS_DIR
+from serve_app.weights.config import BUNDLED_MODELS_DIR
 from serve_app.weights.package import read_package
 
 BUNDLED = ("shapes-detection/1", "shapes-segmentation/1", "shapes-classification/1")

@@ -16,6 +16,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
+from serve_app.app import weight_sources
 from serve_app.config import ServerSettings
 from serve_app.weights.s3 import S3Source
 from tests.conftest import free_port
@@ -84,7 +85,9 @@ class SeaweedS3:
 
     def source(self, access: str = ACCESS_KEY, secret: str = SECRET_KEY) -> S3Source:
         """This store's bucket as a weight source (and engine share)."""
-        return S3Source(self.settings(Path("/nonexistent"), access, secret))
+        config = weight_sources(self.settings(Path("/nonexistent"), access, secret)).s3
+        assert config is not None
+        return S3Source(config)
 
     def stop(self) -> None:
         # SIGTERM makes weed flush for seconds; its data is disposable.

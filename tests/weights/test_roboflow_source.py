@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from serve_app.app import weight_sources
 from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import (
@@ -19,6 +20,7 @@ from serve_app.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
+from serve_app.weights.config import RoboflowConfig
 from serve_app.weights.package import read_package
 from serve_app.weights.roboflow import RoboflowSource
 from tests.conftest import free_port
@@ -36,7 +38,9 @@ def roboflow(url: str, **overrides: object) -> RoboflowSource:
         "weights_timeout_s": 5.0,
         **overrides,
     }
-    return RoboflowSource.from_settings(ServerSettings(**settings))
+    (config,) = weight_sources(ServerSettings(weight_sources=["roboflow"], **settings)).remote
+    assert isinstance(config, RoboflowConfig)
+    return RoboflowSource(config)
 
 
 def fetch_into(source: RoboflowSource, model_id: str, dest: Path, api_key: str | None) -> bool:

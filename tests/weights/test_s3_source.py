@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from serve_app.app import weight_sources
 from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import UpstreamUnavailableError
@@ -28,7 +29,9 @@ def s3_source(endpoint_url: str, **overrides: object) -> S3Source:
         "weights_timeout_s": 5.0,
         **overrides,
     }
-    return S3Source(ServerSettings(**settings))
+    config = weight_sources(ServerSettings(weight_sources=["s3"], **settings)).s3
+    assert config is not None
+    return S3Source(config)
 
 
 def test_fetches_every_file_of_the_model_folder(

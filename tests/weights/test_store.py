@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from serve_app.app import weight_sources
 from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import (
@@ -23,7 +24,13 @@ from serve_app.errors import (
     UpstreamUnavailableError,
 )
 from serve_app.weights.download import write_verified
-from serve_app.weights.store import QUARANTINE_DIR, STAGING_DIR, ModelStore, build_sources
+from serve_app.weights.store import (
+    QUARANTINE_DIR,
+    STAGING_DIR,
+    ModelStore,
+    build_source,
+    package_store,
+)
 
 MODEL = "shapes/1"
 
@@ -198,11 +205,12 @@ def test_sources_are_asked_in_order(
         ({"local_models_dir": Path("/models"), "weight_sources": ["local"]}, []),
     ],
 )
-def test_build_sources_follows_the_order_and_skips_s3_without_a_bucket(
+def test_sources_follow_the_order_and_skip_s3_without_a_bucket(
     overrides: dict[str, object], names: list[str]
 ) -> None:
     settings = ServerSettings(**{"weight_sources": ["local"], **overrides})
-    assert [source.name for source in build_sources(settings)] == names
+    remote = weight_sources(settings).remote
+    assert [build_source(source).name for source in remote] == names
 
 
 def test_local_folders_are_read_in_place_and_never_go_stale(
@@ -211,15 +219,19 @@ def test_local_folders_are_read_in_place_and_never_go_stale(
     settings = ServerSettings(
         model_cache_dir=cache, local_models_dir=source_root, weight_sources=["local"]
     )
-    package = ModelStore.from_settings(settings).package(MODEL)
+    package = package_store(weight_sources(settings)).package(MODEL)
     assert package.path == source_root / MODEL
     assert not (cache / MODEL).exists(), "a local model must not be copied into the cache"
     # The folder changes (a new release of the model): a new store sees the new files.
     (source_root / MODEL / "class_names.txt").write_text("apple\npear\n")
-    assert ModelStore.from_settings(settings).package(MODEL).spec.class_names == ("apple", "pear")
+    assert package_store(weight_sources(settings)).package(MODEL).spec.class_names == (
+        "apple",
+        "pear",
+    )
     # Without "local" among the sources, the folder is not consulted at all.
     with pytest.raises(ModelNotFoundError):
-        ModelStore.from_settings(settings.model_copy(update={"weight_sources": []})).package(MODEL)
+        no_local = settings.model_copy(update={"weight_sources": []})
+        package_store(weight_sources(no_local)).package(MODEL)
 
 
 def test_a_model_in_no_source_is_a_404_naming_every_place_asked(
