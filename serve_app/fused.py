@@ -18,7 +18,7 @@ from ray.serve.handle import DeploymentHandle
 from serve_app.api.config import IngressConfig
 from serve_app.api.dispatch import RequestDispatcher
 from serve_app.api.ingress import create_app
-from serve_app.api.model_manager import ModelManager
+from serve_app.api.model_admin import ModelAdmin
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import RequestGroup
 from serve_app.preprocessing.config import PreprocessConfig
@@ -54,7 +54,7 @@ class FusedIngress:
         self._host.start(registry_handle)  # Serve runs __init__ on the replica's event loop
         self._stage = PreprocessStage(config.preprocessing)
         self._dispatcher = RequestDispatcher(self._run_group, config.ingress.grouping)
-        self._models = ModelManager(self._host, registry_handle)
+        self._models = ModelAdmin(self._host, registry_handle)
         self._policy = config.ingress.policy
 
     async def _run_group(self, group: RequestGroup) -> list[RequestResult | BaseException]:

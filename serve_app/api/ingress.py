@@ -22,7 +22,7 @@ from serve_app.api.body_limit import BodyLimitMiddleware
 from serve_app.api.config import IngressConfig
 from serve_app.api.dispatch import RequestDispatcher
 from serve_app.api.errors import install_error_handlers
-from serve_app.api.model_manager import ModelManager
+from serve_app.api.model_admin import ModelAdmin
 from serve_app.api.paths import CollapseSlashes
 from serve_app.api.policy import IngressPolicy
 from serve_app.api.routes import inference, legacy, server
@@ -31,15 +31,13 @@ from serve_app.api.routes.legacy import DOCS_ASSETS_SEGMENT
 from serve_app.api.schemas import ErrorResponse
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import RequestGroup
+from serve_app.core.stages import RemoteModelStage
 from serve_app.observability.request_log import RequestLogMiddleware
-from serve_app.replica.client import ModelReplicaClient
 
 ERROR_STATUSES = (400, 401, 403, 404, 413, 415, 422, 500, 503, 504, 507)
 
 
-def create_app(
-    dispatcher: RequestDispatcher, models: ModelManager, policy: IngressPolicy
-) -> FastAPI:
+def create_app(dispatcher: RequestDispatcher, models: ModelAdmin, policy: IngressPolicy) -> FastAPI:
     # FastAPIOffline serves /docs and /redoc with Swagger UI and ReDoc from the package:
     # the pages work on machines that cannot reach a CDN.
     app = FastAPIOffline(
@@ -79,7 +77,7 @@ class Ingress:
     ) -> None:
         self._preprocessor = preprocessor
         self._dispatcher = RequestDispatcher(self._run_group, config.grouping)
-        self._models = ModelManager(ModelReplicaClient(model), registry)
+        self._models = ModelAdmin(RemoteModelStage(model), registry)
         self._policy = config.policy
 
     async def _run_group(self, group: RequestGroup) -> list[RequestResult | BaseException]:

@@ -41,7 +41,7 @@ from serve_app.core.requests import (
     VisualizationStyle,
 )
 from serve_app.core.spec import ModelSpec
-from serve_app.core.stages import ModelClient
+from serve_app.core.stages import ModelStage
 from serve_app.errors import InvalidRequestError
 from serve_app.observability.metrics import server_metrics
 from serve_app.preprocessing.config import PreprocessConfig
@@ -77,7 +77,7 @@ class PreprocessStage:
         """Groups run: the hop into this stage."""
 
     async def run_group(
-        self, group: RequestGroup, model: ModelClient
+        self, group: RequestGroup, model: ModelStage
     ) -> list[RequestResult | BaseException]:
         """One result per request of ``group``: an image that cannot be decoded fails
         its own request, a model that cannot serve the group fails all of them."""
@@ -116,7 +116,7 @@ class PreprocessStage:
     def stats(self) -> dict[str, object]:
         return {"received": self.received.snapshot(), "sent": self.sent.snapshot()}
 
-    async def _spec(self, group: RequestGroup, model: ModelClient) -> ModelSpec:
+    async def _spec(self, group: RequestGroup, model: ModelStage) -> ModelSpec:
         spec = self._specs.get(group.model_id)
         if spec is None:
             spec = self._specs[group.model_id] = await model.spec(group.model_id, group.api_key)

@@ -25,7 +25,7 @@ from serve_app.observability.metrics import server_metrics
 from serve_app.registry import RegistryHandle
 from serve_app.replica.config import ModelReplicaConfig
 from serve_app.replica.loaded_model import LoadedModel
-from serve_app.replica.model_cache import ModelCache
+from serve_app.replica.multiplexed import MultiplexedModels
 from serve_app.replica.registry_link import RegistryLink
 from serve_app.weights.s3 import S3Source
 from serve_app.weights.store import package_store
@@ -42,7 +42,7 @@ class ModelHost:
         self._engines = config.engines
         self._max_batch_size = config.batching.max_size
         self._preload = list(config.preload)
-        self.models = ModelCache(
+        self.models = MultiplexedModels(
             self._load_model, config.max_active_models, on_evicted=_count_evictions
         )
         self._batches: Grouper[str, ImageBatch, list[Prediction]] = Grouper(

@@ -64,13 +64,16 @@ def build_source(config: RemoteSource) -> WeightSource:
     return S3Source(config) if isinstance(config, S3Config) else RoboflowSource(config)
 
 
-def package_store(config: WeightSources) -> ModelStore:
+def package_store(config: WeightSources) -> PackageStore:
     """The store ``config`` describes: its cache, local folders and sources, in order."""
     sources = [build_source(source) for source in config.remote]
-    return ModelStore(config.cache_dir, sources, config.local_dirs)
+    return PackageStore(config.cache_dir, sources, config.local_dirs)
 
 
-class ModelStore:
+class PackageStore:
+    """Model packages by id: from a local folder read in place, else from the cache,
+    fetched into it from the first source that has the model."""
+
     def __init__(
         self, cache_dir: Path, sources: list[WeightSource], local_dirs: Sequence[Path] = ()
     ) -> None:

@@ -27,7 +27,7 @@ from serve_app.weights.download import write_verified
 from serve_app.weights.store import (
     QUARANTINE_DIR,
     STAGING_DIR,
-    ModelStore,
+    PackageStore,
     build_source,
     package_store,
 )
@@ -111,10 +111,10 @@ def test_write_verified_leaves_nothing_when_the_stream_breaks(tmp_path: Path) ->
 
 def test_cached_package_serves_with_no_source_at_all(source_root: Path, cache: Path) -> None:
     source = CountingSource(source_root)
-    first = ModelStore(cache, [source]).package(MODEL)
+    first = PackageStore(cache, [source]).package(MODEL)
     assert source.fetches == 1 and first.path == cache / MODEL
     # A new server (new store, nothing in memory) on the same cache, no sources.
-    again = ModelStore(cache, []).package(MODEL)
+    again = PackageStore(cache, []).package(MODEL)
     assert again.spec.class_names == first.spec.class_names and again.spec.input_width == 320
     assert not (cache / STAGING_DIR / MODEL).exists()
 
@@ -122,7 +122,7 @@ def test_cached_package_serves_with_no_source_at_all(source_root: Path, cache: P
 def test_concurrent_first_requests_fetch_once(source_root: Path, cache: Path) -> None:
     source = CountingSource(source_root, delay_s=0.3)
     # One store each, as separate replicas have: only the file lock can serialise them.
-    stores = [ModelStore(cache, [source]) for _ in range(8)]
+    stores = [PackageStore(cache, [source]) for _ in range(8)]
     with ThreadPoolExecutor(len(stores)) as pool:
         packages = list(pool.map(lambda store: store.package(MODEL), stores))
     assert source.fetches == 1
@@ -134,7 +134,7 @@ def test_corrupt_download_is_fetched_again_then_refused(source_root: Path, cache
     weights.write_bytes(weights.read_bytes()[:100])
     source = CountingSource(source_root)
     with pytest.raises(ModelLoadError):
-        ModelStore(cache, [source]).package(MODEL)
+        PackageStore(cache, [source]).package(MODEL)
     assert source.fetches == 2
     assert not (cache / MODEL).exists() and not (cache / STAGING_DIR / MODEL).exists()
 
@@ -143,9 +143,9 @@ def test_cached_package_gone_bad_is_set_aside_and_fetched_once_more(
     source_root: Path, cache: Path
 ) -> None:
     source = CountingSource(source_root)
-    ModelStore(cache, [source]).package(MODEL)
+    PackageStore(cache, [source]).package(MODEL)
     (cache / MODEL / "weights.onnx").write_bytes(b"\x00" * 64)  # a disk fault, say
-    package = ModelStore(cache, [source]).package(MODEL)
+    package = PackageStore(cache, [source]).package(MODEL)
     assert source.fetches == 2 and package.spec.input_height == 320
     assert (cache / QUARANTINE_DIR / MODEL / "weights.onnx").read_bytes() == b"\x00" * 64
 
@@ -157,7 +157,7 @@ def test_leftovers_of_a_crashed_fetch_are_discarded(
     stale = cache / leftover
     stale.mkdir(parents=True)
     (stale / "weights.onnx").write_bytes(b"half a model")
-    package = ModelStore(cache, [CountingSource(source_root)]).package(MODEL)
+    package = PackageStore(cache, [CountingSource(source_root)]).package(MODEL)
     assert package.spec.input_width == 320
     assert (cache / MODEL / "weights.onnx").read_bytes() != b"half a model"
 
@@ -187,7 +187,7 @@ def test_sources_are_asked_in_order(
         CountingSource(empty, error=first),
         CountingSource(source_root if second else empty),
     ]
-    store = ModelStore(cache, list(sources))
+    store = PackageStore(cache, list(sources))
     if expected is None:
         assert store.package(MODEL).spec.model_id == ModelId.parse(MODEL)
     else:
@@ -238,7 +238,7 @@ def test_a_model_in_no_source_is_a_404_naming_every_place_asked(
     tmp_path: Path, cache: Path
 ) -> None:
     local, remote = tmp_path / "local", tmp_path / "remote"
-    store = ModelStore(cache, [CountingSource(remote)], local_dirs=[local])
+    store = PackageStore(cache, [CountingSource(remote)], local_dirs=[local])
     with pytest.raises(ModelNotFoundError) as error:
         store.package("no-such-model/7")
     message = str(error.value)
@@ -250,7 +250,7 @@ def test_a_missing_key_is_a_401_only_where_the_rest_lack_the_model_and_says_so(
     tmp_path: Path, source_root: Path, cache: Path
 ) -> None:
     needs_key = CountingSource(tmp_path / "roboflow", error=MissingApiKeyError("needs a key"))
-    store = ModelStore(cache, [CountingSource(tmp_path / "s3"), needs_key])
+    store = PackageStore(cache, [CountingSource(tmp_path / "s3"), needs_key])
     with pytest.raises(MissingApiKeyError) as error:
         store.package("mistyped-model/1")
     message = str(error.value)
@@ -258,7 +258,7 @@ def test_a_missing_key_is_a_401_only_where_the_rest_lack_the_model_and_says_so(
     assert "roboflow" not in message.split(". ")[0], "Roboflow was not asked"
     assert "needs an API key" in message and "check the model id" in message
     # A source that has the model answers before the keyless one is ever a reason.
-    store = ModelStore(cache, [CountingSource(source_root), needs_key])
+    store = PackageStore(cache, [CountingSource(source_root), needs_key])
     assert store.package(MODEL).spec.model_id == ModelId.parse(MODEL)
 
 
@@ -268,7 +268,7 @@ def test_an_unusable_package_cached_by_another_server_keeps_its_reason(
     shutil.copytree(source_root / MODEL, cache / MODEL)
     (cache / MODEL / "model_type.json").unlink()  # a task nobody can tell
     with pytest.raises(ModelLoadError) as error:
-        ModelStore(cache, []).package(MODEL)
+        PackageStore(cache, []).package(MODEL)
     message = str(error.value)
     assert f"{cache / MODEL / 'model_type.json'} is missing" in message
     assert "fetching it again failed" in message
