@@ -41,6 +41,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
+from bench.device_resize import prepare_on_device  # noqa: E402
 from serve_app.core.engines import DeviceKind, EngineOptions, Precision  # noqa: E402
 from serve_app.core.ids import ModelId  # noqa: E402
 from serve_app.core.predictions import Classification, Detections, Prediction  # noqa: E402
@@ -49,7 +50,6 @@ from serve_app.core.spec import ModelPackage, ModelSpec  # noqa: E402
 from serve_app.decoders.base import ModelHead  # noqa: E402
 from serve_app.decoders.registry import decoder_for  # noqa: E402
 from serve_app.device.decoding import DeviceDecoder, device_decoder_for  # noqa: E402
-from serve_app.device.resize import prepare_on_device  # noqa: E402
 from serve_app.engines.base import DeviceEngine  # noqa: E402
 from serve_app.engines.builds import optimised_build  # noqa: E402
 from serve_app.engines.factory import OnnxEngineFactory  # noqa: E402

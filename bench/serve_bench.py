@@ -234,7 +234,7 @@ def _sweep(
 def _hop_counts(server: str, app_name: str | None) -> dict[str, dict[str, int]] | None:
     if app_name is None or server == COMPARE:
         return None
-    from serve_app.observability.hops import hop_stats
+    from bench.handles import hop_stats
 
     stats = hop_stats(app_name, server)  # type: ignore[arg-type]
     counts = {}

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.handles import hop_stats
 from serve_app.config import AppConfig, Composition, ServerSettings
-from serve_app.observability.hops import hop_stats
 from tests.serve_apps import deployed
 from tests.support import b64_image, solid_image
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.device_resize import prepare_on_device, resize_on_device
 from serve_app.core.engines import EngineOptions
 from serve_app.core.frames import ResizeMode
 from serve_app.core.predictions import Detections
@@ -19,7 +20,6 @@ from serve_app.decoders.masks import instance_polygons
 from serve_app.device.boxes import select_on_device
 from serve_app.device.decoding import device_decoder_for
 from serve_app.device.masks import polygons_on_device
-from serve_app.device.resize import prepare_on_device, resize_on_device
 from serve_app.engines.factory import OnnxEngineFactory
 from serve_app.preprocessing.prepare import prepare_image
 from serve_app.preprocessing.transforms import resize_to_input

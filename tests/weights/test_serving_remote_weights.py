@@ -17,9 +17,9 @@ import ray
 from pydantic import SecretStr
 from ray import serve
 
+from bench.handles import call_deployment
 from serve_app.app import weight_sources
 from serve_app.config import ServerSettings
-from serve_app.observability.driver import call_deployment
 from serve_app.weights.store import package_store
 from tests.conftest import free_port
 from tests.serve_apps import deployed, small_app

@@ -1,4 +1,6 @@
-"""Resize and letterbox on the device, as ``preprocessing/transforms.py`` does on CPU.
+"""Resize and letterbox on the device, as ``preprocessing/transforms.py`` does on CPU:
+for ``gpu_check.py`` to weigh against the CPU preprocessing stage (serving does not
+resize on the device).
 
 Bilinear with half-pixel centres and no antialiasing is what OpenCV's
 ``INTER_LINEAR`` computes; the result is rounded to whole levels, as OpenCV's uint8
