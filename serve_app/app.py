@@ -20,11 +20,12 @@ from serve_app.api.ingress import Ingress
 from serve_app.api.policy import IngressPolicy
 from serve_app.batching import GroupLimits
 from serve_app.config import AppConfig, ServerSettings
+from serve_app.config.settings import ENVIRONMENT_BY_NAME
 from serve_app.engines.factory import EngineFactory, OnnxEngineFactory
 from serve_app.fused import FusedConfig, FusedIngress
 from serve_app.preprocessing.config import PreprocessConfig
 from serve_app.preprocessing.deployment import Preprocessor
-from serve_app.preprocessing.image_loading import ImageLimits, image_decoder_environment
+from serve_app.preprocessing.image_loading import ImageLimits
 from serve_app.preprocessing.url_fetch import UrlFetchPolicy
 from serve_app.registry import ModelRegistry, RegistryConfig
 from serve_app.replica.config import ModelReplicaConfig
@@ -66,7 +67,7 @@ def build_graph(config: AppConfig, engines: EngineFactory | None = None) -> Appl
     graph on a fake one.
     """
     stages = stage_configs(config, engines)
-    decoding = image_decoder_environment(config.settings.max_image_pixels)
+    decoding = image_decoder_environment(config.settings)
     if config.composition == "fused":
         alone = config.model.num_replicas == 1 and config.model.autoscaling is None
         fused = FusedConfig(stages.ingress, stages.preprocessing, stages.model, stages.registry)
@@ -102,6 +103,14 @@ def stage_configs(config: AppConfig, engines: EngineFactory | None = None) -> St
         ),
         registry=RegistryConfig(tuple(settings.preload_models)),
     )
+
+
+def image_decoder_environment(settings: ServerSettings) -> dict[str, str]:
+    """Environment of the replicas that decode images: OpenCV's own pixel limit, which
+    it reads once when it loads, set to ours, for the formats whose header is not read
+    before decoding (``preprocessing/image_loading.py``)."""
+    opencv_limit = ENVIRONMENT_BY_NAME["OPENCV_IO_MAX_IMAGE_PIXELS"]
+    return {opencv_limit.name: str(settings.max_image_pixels)}
 
 
 def ingress_policy(settings: ServerSettings) -> IngressPolicy:

@@ -58,13 +58,6 @@ def load_image(payload: ImagePayload, limits: ImageLimits, auto_orient: bool = T
     return image
 
 
-def image_decoder_environment(max_pixels: int) -> dict[str, str]:
-    """Environment of a process that decodes images: OpenCV's own pixel limit, which it
-    reads once when it loads, set to ours, for the formats whose header Pillow cannot
-    read (:func:`size_from_header`)."""
-    return {"OPENCV_IO_MAX_IMAGE_PIXELS": str(max_pixels)}
-
-
 def size_from_header(data: bytes) -> tuple[int, int] | None:
     """(width, height) an encoded image declares, read from its header alone (Pillow
     parses headers lazily); None for a format Pillow does not know, left to OpenCV."""
