@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from serve_app.config import Composition, ServerSettings
+from tests.fakes import FakeEngineFactory
 from tests.serve_apps import deployed, small_app
 from tests.support import b64_image, solid_image
 
@@ -56,7 +57,8 @@ def limited(serve_port: int, settings: ServerSettings, composition: Composition)
             "max_image_pixels": MAX_PIXELS,
         }
     )
-    with deployed(APP, small_app(limits, composition=composition), serve_port) as url:
+    config = small_app(limits, composition=composition)
+    with deployed(APP, config, serve_port, FakeEngineFactory()) as url:
         yield url
 
 
