@@ -250,7 +250,7 @@ def test_a_stalled_resolver_is_cut_off_by_the_fetch_deadline(
         release.set()
 
 
-def test_policy_from_settings() -> None:
+def test_the_url_guard_takes_the_settings() -> None:
     settings = ServerSettings.model_validate(
         {
             "url_allow_networks": "127.0.0.0/8, images.internal",  # as the env var spells it
