@@ -18,7 +18,9 @@ import numpy as np
 from bench.reference import make_batches
 from serve_app.api.responses import detection_response
 from serve_app.api.schemas import ObjectDetectionRequest
-from serve_app.config import EngineConfig, ServerSettings
+from serve_app.app import image_limits
+from serve_app.config import ServerSettings
+from serve_app.core.engines import EngineOptions
 from serve_app.core.predictions import Detections
 from serve_app.core.requests import (
     ImageBatch,
@@ -27,11 +29,12 @@ from serve_app.core.requests import (
     InferenceParams,
     PreprocessOptions,
 )
-from serve_app.preprocessing.image_loading import LoadPolicy, load_image
+from serve_app.core.spec import ModelPackage
+from serve_app.engines.factory import OnnxEngineFactory
+from serve_app.preprocessing.image_loading import load_image
 from serve_app.preprocessing.prepare import prepare_image
 from serve_app.replica.engine_switch import EngineSwitch
 from serve_app.replica.loaded_model import LoadedModel
-from serve_app.weights import ModelPackage
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -84,13 +87,13 @@ def profile_stages(
     bodies: Sequence[bytes],
     package: ModelPackage,
     settings: ServerSettings,
-    engine_config: EngineConfig,
+    engine_options: EngineOptions,
     max_batch_size: int,
     repeats: int,
 ) -> list[StageTiming]:
     """Time the stages of one request in order, each on the previous stage's outputs."""
-    model = LoadedModel.load(package, engine_config.options(max_batch_size))
-    policy = LoadPolicy.from_settings(settings)
+    model = LoadedModel.load(package, OnnxEngineFactory(engine_options, max_batch_size))
+    limits = image_limits(settings)
     spec = package.spec
     auto_orient = spec.preprocessing.auto_orient
     params = InferenceParams()
@@ -100,7 +103,7 @@ def profile_stages(
         "request JSON parse (ingress)", ObjectDetectionRequest.model_validate_json, bodies
     )
     payloads = [_image_payload(r) for r in requests]
-    decoded = p.run("base64 + JPEG decode", lambda x: load_image(x, policy, auto_orient), payloads)
+    decoded = p.run("base64 + JPEG decode", lambda x: load_image(x, limits, auto_orient), payloads)
     options = PreprocessOptions()
     prepared = p.run(
         "resize / letterbox", lambda image: prepare_image(image, spec, options), decoded

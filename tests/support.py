@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from serve_app.examples import EXAMPLE_IMAGE
-from serve_app.weights.local import BUNDLED_MODELS_DIR
+from serve_app.weights.config import BUNDLED_MODELS_DIR
 from tools.shapes import EVAL_SEED_START, Scene, generate_scene
 
 

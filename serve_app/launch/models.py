@@ -24,7 +24,7 @@ from serve_app.launch.arguments import Commands, fail
 
 if TYPE_CHECKING:
     from serve_app.config import ServerSettings
-    from serve_app.weights.store import ModelStore
+    from serve_app.weights.store import PackageStore
 
 
 def add_parsers(commands: Commands) -> None:
@@ -64,12 +64,13 @@ def load_settings() -> ServerSettings:
     return ServerSettings()
 
 
-def open_store(settings: ServerSettings) -> ModelStore:
+def open_store(settings: ServerSettings) -> PackageStore:
     """The store the server builds from the same settings: the one place this command
     line makes one."""
-    from serve_app.weights.store import ModelStore
+    from serve_app.weight_settings import weight_sources
+    from serve_app.weights.store import package_store
 
-    return ModelStore.from_settings(settings)
+    return package_store(weight_sources(settings))
 
 
 def run_pull(args: argparse.Namespace) -> int:
@@ -169,8 +170,8 @@ def run_list(args: argparse.Namespace) -> int:
 def cached_models(cache_dir: Path) -> Iterator[CachedModel]:
     """Every complete package under ``cache_dir``, by model id (dot folders are the
     store's own: staging, locks, quarantine, engines)."""
+    from serve_app.engines.store import ENGINES_DIR
     from serve_app.errors import ModelLoadError
-    from serve_app.weights.engine_store import ENGINES_DIR
     from serve_app.weights.local import is_complete_package
     from serve_app.weights.package import MODEL_TYPE_FILE, read_model_type
 
@@ -193,7 +194,7 @@ def cached_models(cache_dir: Path) -> Iterator[CachedModel]:
 
 
 def _engines(folder: Path) -> list[str]:
-    from serve_app.weights.engine_store import KEY_FILE
+    from serve_app.engines.store import KEY_FILE
 
     built = []
     for key_file in sorted(folder.glob(f"*/{KEY_FILE}")):

@@ -1,8 +1,9 @@
 """Turn a client's image payload into an HxWx3 uint8 BGR array.
 
 Payloads arrive as base64 text, a URL, a NumPy array or raw bytes (multipart).
-NumPy payloads are read in the ``.npy`` format without pickle: unpickling client
-data runs arbitrary code, so pickled arrays need ``RFSERVE_ALLOW_PICKLED_NUMPY``.
+Whatever declares a size (an image file's header, a ``.npy`` header) is checked
+against the pixel limit before anything is decoded; NumPy payloads are read by
+:mod:`~serve_app.preprocessing.numpy_payload`.
 """
 
 from __future__ import annotations
@@ -10,46 +11,40 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import pickle
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from serve_app.config import ServerSettings
 from serve_app.core.requests import ImagePayload, ImageType
-from serve_app.errors import InvalidImageError, PayloadTooLargeError
+from serve_app.errors import InvalidImageError
+from serve_app.preprocessing.numpy_payload import check_pixels, load_numpy_image
 from serve_app.preprocessing.url_fetch import UrlFetchPolicy, fetch_url
 
-_NPY_MAGIC = b"\x93NUMPY"
 # Pillow only reads headers here; the size limit is ours (RFSERVE_MAX_IMAGE_PIXELS), so
 # its own bomb check, which would refuse some images our limit allows, is off.
 Image.MAX_IMAGE_PIXELS = None
 
 
 @dataclass(frozen=True)
-class LoadPolicy:
+class ImageLimits:
+    """What the server accepts of the images clients send."""
+
     allow_pickled_numpy: bool
     max_pixels: int
+    """Larger images are refused (413) from what declares their size, before decoding."""
     url: UrlFetchPolicy
 
-    @classmethod
-    def from_settings(cls, settings: ServerSettings) -> LoadPolicy:
-        return cls(
-            allow_pickled_numpy=settings.allow_pickled_numpy,
-            max_pixels=settings.max_image_pixels,
-            url=UrlFetchPolicy.from_settings(settings),
-        )
 
-
-def load_image(payload: ImagePayload, policy: LoadPolicy, auto_orient: bool = True) -> np.ndarray:
+def load_image(payload: ImagePayload, limits: ImageLimits, auto_orient: bool = True) -> np.ndarray:
     """Decode ``payload``; EXIF orientation is applied when ``auto_orient``."""
     if payload.type is ImageType.NUMPY:
-        image = _array_to_bgr(_load_numpy(_as_bytes(payload.value), policy.allow_pickled_numpy))
+        data = _as_bytes(payload.value)
+        image = _array_to_bgr(load_numpy_image(data, limits.allow_pickled_numpy, limits.max_pixels))
     else:
         if payload.type is ImageType.URL:
-            data = fetch_url(str(payload.value), policy.url)
+            data = fetch_url(str(payload.value), limits.url)
         elif payload.type is ImageType.BASE64:
             data = _b64decode(payload.value)
         else:
@@ -57,17 +52,10 @@ def load_image(payload: ImagePayload, policy: LoadPolicy, auto_orient: bool = Tr
         # A small file can declare a huge image: refuse it before decoding a pixel.
         declared = size_from_header(data)
         if declared is not None:
-            _check_pixels(*declared, policy.max_pixels)
+            check_pixels(*declared, limits.max_pixels)
         image = decode_image_bytes(data, auto_orient)
-    _check_pixels(image.shape[1], image.shape[0], policy.max_pixels)
+    check_pixels(image.shape[1], image.shape[0], limits.max_pixels)
     return image
-
-
-def image_decoder_environment(settings: ServerSettings) -> dict[str, str]:
-    """Environment of a process that decodes images: OpenCV's own pixel limit, which it
-    reads once when it loads, set to ours, for the formats whose header Pillow cannot
-    read (:func:`size_from_header`)."""
-    return {"OPENCV_IO_MAX_IMAGE_PIXELS": str(settings.max_image_pixels)}
 
 
 def size_from_header(data: bytes) -> tuple[int, int] | None:
@@ -79,14 +67,6 @@ def size_from_header(data: bytes) -> tuple[int, int] | None:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
     return int(width), int(height)
-
-
-def _check_pixels(width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise PayloadTooLargeError(
-            f"Image of {width}x{height} pixels exceeds this server's limit of {max_pixels} "
-            "pixels (RFSERVE_MAX_IMAGE_PIXELS)"
-        )
 
 
 def decode_image_bytes(data: bytes, auto_orient: bool = True) -> np.ndarray:
@@ -113,39 +93,13 @@ def _b64decode(value: str | bytes) -> bytes:
         raise InvalidImageError(f"Image is not valid base64: {exc}") from None
 
 
-def _load_numpy(data: bytes, allow_pickle: bool) -> np.ndarray:
-    if data.startswith(_NPY_MAGIC):
-        try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except ValueError as exc:
-            raise InvalidImageError(f"Invalid .npy payload: {exc}") from None
-    elif allow_pickle:
-        try:
-            array = pickle.loads(data)  # noqa: S301 - explicitly enabled by the operator
-        except Exception as exc:  # a corrupt pickle can raise nearly anything
-            raise InvalidImageError(f"Invalid pickled NumPy payload: {exc}") from None
-    else:
-        raise InvalidImageError(
-            "NumPy payloads must use the .npy format (numpy.save); pickled arrays are "
-            "refused unless the server sets RFSERVE_ALLOW_PICKLED_NUMPY=true"
-        )
-    if not isinstance(array, np.ndarray):
-        raise InvalidImageError("NumPy payload is not an array")
-    return array
-
-
 def _array_to_bgr(array: np.ndarray) -> np.ndarray:
-    """Accept HxW, HxWx1, HxWx3 (BGR) and HxWx4 (BGRA) uint8 arrays, as cv2 makes them."""
-    if array.dtype != np.uint8:
-        raise InvalidImageError(f"NumPy image must be uint8, got {array.dtype}")
-    if array.size == 0:
-        raise InvalidImageError("NumPy image is empty")
-    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
-        return cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2BGR)
-    if array.ndim == 3 and array.shape[2] == 4:
-        return cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
-    if array.ndim == 3 and array.shape[2] == 3:
-        return np.ascontiguousarray(array)
-    raise InvalidImageError(
-        f"NumPy image must be HxW or HxWxC with C in 1, 3, 4; got {array.shape}"
-    )
+    """HxW, HxWx1, HxWx3 (BGR) or HxWx4 (BGRA) uint8, as cv2 makes them (the payload's
+    reader checked that much) → HxWx3 BGR."""
+    if array.ndim == 2 or array.shape[2] == 1:
+        return cv2.cvtColor(
+            np.ascontiguousarray(array.reshape(array.shape[:2])), cv2.COLOR_GRAY2BGR
+        )
+    if array.shape[2] == 4:
+        return cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_BGRA2BGR)
+    return np.ascontiguousarray(array)

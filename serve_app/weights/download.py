@@ -1,23 +1,16 @@
-"""Writing downloads and builds so that only a complete, verified copy ever has its
-name: files written whole before they are renamed, folders filled in staging before
-they are moved into place."""
+"""Writing downloads so that only a complete, verified copy ever has its name: each
+file is written whole, and checked, before it is renamed (folders: ``core/folders.py``)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
 from serve_app.errors import IncompleteDownloadError
-
-STAGING_DIR = ".staging"
-"""Under a cache root: folders being filled, never read from."""
-LOCKS_DIR = ".locks"
-"""Under a cache root: one lock file per model or engine, shared by the node's processes."""
 
 ProgressReport = Callable[[str, int, "int | None"], None]
 """Told ``(file name, bytes written so far, bytes announced or None)`` as a download
@@ -37,20 +30,6 @@ def reporting_progress(report: ProgressReport) -> Iterator[None]:
         yield
     finally:
         _progress.reset(token)
-
-
-def fresh_folder(path: Path) -> None:
-    """An empty ``path``: whatever is there is a crashed download's or build's (the
-    caller holds the lock that would have kept a live one)."""
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-
-
-def publish_folder(staging: Path, target: Path) -> None:
-    """Move a complete ``staging`` folder to ``target``, replacing any leftover there."""
-    shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(target)
 
 
 def write_verified(

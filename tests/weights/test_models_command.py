@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from serve_app.engines.store import ENGINES_DIR, KEY_FILE
 from serve_app.launch.cli import main
-from serve_app.weights.engine_store import ENGINES_DIR, KEY_FILE
-from serve_app.weights.store import ModelStore
+from serve_app.weights.store import PackageStore
 from tests.weights.fake_roboflow import GOOD_KEY, FakeRoboflow
 from tests.weights.seaweed import ACCESS_KEY, BUCKET, PREFIX, SECRET_KEY, SeaweedS3
 
@@ -60,7 +60,7 @@ def test_pull_from_roboflow_then_serve_from_the_cache_alone(
     assert fake_roboflow.downloads("pulled/2") == 1
 
     # What a server with no source at all (an air-gapped device) reads.
-    offline = ModelStore(cache, sources=[])
+    offline = PackageStore(cache, sources=[])
     assert offline.package("pulled/2").spec.class_names == ("alpha", "beta")
     assert offline.origin("pulled/2") == f"the cache {cache / 'pulled/2'}"
     assert (cache / "pulled/2/weights.onnx").stat().st_size == size
@@ -134,7 +134,7 @@ def test_list_shows_models_and_engines_built(
     assert row.endswith("torch-trace fp32 on cpu-x86_64")
     for model in listed:
         folder = cache / model["model_id"]
-        store = ModelStore(cache, sources=[])
+        store = PackageStore(cache, sources=[])
         spec = store.package(model["model_id"]).spec
         assert model["task"] == spec.task.value
         assert model["size_bytes"] == sum(p.stat().st_size for p in folder.iterdir())
