@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from serve_app.launch.environment import apply_fast_path
+from serve_app.launch.supervisor import run_supervised
 
 EDGE_OBJECT_STORE_BYTES = 100 * 2**20
 """Hops carry images inline (gRPC), so the object store holds little: 100 MiB, where
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "env":
         print("\n".join(f"export {name}={value}" for name, value in settings.items()))
         return
-    start(args)
+    sys.exit(run_supervised(lambda: start(args)))
 
 
 def start(args: argparse.Namespace) -> None:
@@ -84,14 +85,24 @@ def start(args: argparse.Namespace) -> None:
             or (EDGE_OBJECT_STORE_BYTES if args.edge else None),
             _metrics_export_port=args.metrics_export_port,
         )
-    # `serve run` shuts Serve down on Ctrl-C; `docker stop` and Kubernetes send SIGTERM.
+    # `serve run` shuts Serve down on Ctrl-C; the supervisor forwards every stop as
+    # SIGTERM (serve_app.launch.supervisor).
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     serve_args = [args.config] + (["--address", args.address] if args.address else [])
     sys.exit(run.main(serve_args, prog_name="rfserve start", standalone_mode=False))
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Once: a second signal (a cgroup kill sends its own besides the supervisor's) must
+    # not interrupt Serve's shutdown; the supervisor decides when waiting is over.
+    signal.signal(signal.SIGTERM, _ignore)
+    signal.signal(signal.SIGINT, _ignore)
     raise KeyboardInterrupt
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """A handler, not SIG_IGN: processes started meanwhile keep the default action."""
 
 
 if __name__ == "__main__":
