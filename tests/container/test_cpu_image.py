@@ -20,6 +20,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,7 +175,11 @@ def test_the_image_serves_as_the_readme_says_and_stops_clean(
         assert_same_boxes(fetched.json(), answer, tolerance=1e-3)
         assert stand_in.downloads(FETCHED) == 1
         assert FETCHED.split("/")[0] in container.exec("ls", "/cache")
-        assert not zombies(container), "PID 1 reaps every process that ends"
+        # An orphan, as a crashed actor leaves: the container's PID 1 adopts it, and
+        # must reap it when it ends.
+        orphan = container.exec("sh", "-c", "sleep 1 & echo $!")
+        time.sleep(3)
+        assert not zombies(container), f"PID 1 reaps every process that ends ({orphan})"
 
         seconds, code = container.stop(GRACE_PERIOD_S)
         print(f"stopped after {seconds:.1f} s, exit code {code}")
