@@ -23,6 +23,7 @@ from types import FrameType
 
 from serve_app.launch.arguments import Commands, fail
 from serve_app.launch.environment import apply_fast_path
+from serve_app.launch.supervisor import run_supervised
 
 EDGE_OBJECT_STORE_BYTES = 100 * 2**20
 """Hops carry images inline (gRPC), so the object store holds little: 100 MiB, where
@@ -83,6 +84,12 @@ def run_start(args: argparse.Namespace) -> int:
     problem = config_problem(args.config)
     if problem is not None:
         return fail("rfserve start", problem)
+    return run_supervised(lambda: serve(args))
+
+
+def serve(args: argparse.Namespace) -> None:
+    """The server itself, in the supervised child: Ray started here (or joined), then
+    ``serve run`` until a stop."""
     # Imported only now: Ray Serve reads its settings when it is first imported.
     import ray
     from ray.serve.scripts import run
@@ -96,8 +103,10 @@ def run_start(args: argparse.Namespace) -> int:
             or (EDGE_OBJECT_STORE_BYTES if args.edge else None),
             _metrics_export_port=args.metrics_export_port,
         )
-    # `serve run` shuts Serve down on Ctrl-C; `docker stop` and Kubernetes send SIGTERM.
+    # `serve run` shuts Serve down on Ctrl-C; the supervisor forwards every stop as
+    # SIGTERM (serve_app.launch.supervisor).
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     serve_args = [args.config] + (["--address", args.address] if args.address else [])
     sys.exit(run.main(serve_args, prog_name="rfserve start", standalone_mode=False))
 
@@ -157,4 +166,12 @@ def _schema_problem(config: str, document: dict[str, object]) -> str | None:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Once: a second signal (a cgroup kill sends its own besides the supervisor's) must
+    # not interrupt Serve's shutdown; the supervisor decides when waiting is over.
+    signal.signal(signal.SIGTERM, _ignore)
+    signal.signal(signal.SIGINT, _ignore)
     raise KeyboardInterrupt
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """A handler, not SIG_IGN: processes started meanwhile keep the default action."""
