@@ -41,23 +41,24 @@ if str(REPO_ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
+from bench.device_resize import prepare_on_device  # noqa: E402
+from serve_app.core.engines import DeviceKind, EngineOptions, Precision  # noqa: E402
 from serve_app.core.ids import ModelId  # noqa: E402
 from serve_app.core.predictions import Classification, Detections, Prediction  # noqa: E402
 from serve_app.core.requests import ImageBatch, InferenceParams, PreprocessOptions  # noqa: E402
-from serve_app.core.spec import ModelSpec  # noqa: E402
+from serve_app.core.spec import ModelPackage, ModelSpec  # noqa: E402
 from serve_app.decoders.base import ModelHead  # noqa: E402
 from serve_app.decoders.registry import decoder_for  # noqa: E402
 from serve_app.device.decoding import DeviceDecoder, device_decoder_for  # noqa: E402
-from serve_app.device.resize import prepare_on_device  # noqa: E402
 from serve_app.engines.base import DeviceEngine  # noqa: E402
-from serve_app.engines.factory import optimised_build  # noqa: E402
-from serve_app.engines.options import DeviceKind, EngineOptions, Precision  # noqa: E402
+from serve_app.engines.builds import optimised_build  # noqa: E402
+from serve_app.engines.factory import OnnxEngineFactory  # noqa: E402
 from serve_app.engines.selection import select_engine  # noqa: E402
 from serve_app.preprocessing.prepare import prepare_image  # noqa: E402
 from serve_app.replica.engine_switch import EngineSwitch  # noqa: E402
 from serve_app.replica.loaded_model import LoadedModel  # noqa: E402
-from serve_app.weights.local import BUNDLED_MODELS_DIR  # noqa: E402
-from serve_app.weights.package import ModelPackage  # noqa: E402
+from serve_app.weights.config import BUNDLED_MODELS_DIR  # noqa: E402
+from serve_app.weights.package import read_package  # noqa: E402
 from tools.shapes import box_iou, generate_scene  # noqa: E402
 
 BUNDLED = ("shapes-detection/1", "shapes-segmentation/1", "shapes-classification/1")
@@ -87,13 +88,13 @@ class Throughput:
 
 def package_at(folder: Path, model_id: str) -> ModelPackage:
     mid = ModelId.parse(model_id)
-    return ModelPackage.load(mid, folder / mid.relative_path)
+    return read_package(mid, folder / mid.relative_path)
 
 
-def built_model(package: ModelPackage, options: EngineOptions) -> LoadedModel:
+def built_model(package: ModelPackage, options: EngineOptions, max_batch_size: int) -> LoadedModel:
     """The model on its built torch engine, as a replica runs it once the build is done."""
     selection = select_engine(options)
-    build = optimised_build(options, package, selection)
+    build = optimised_build(options, package, selection, max_batch_size=max_batch_size)
     if build is None:
         raise SystemExit(f"no torch build for {package.spec.model_id}: {selection}")
     engine, _ = build.run(None, lambda state, progress: None)
@@ -146,16 +147,12 @@ def check_correctness(device: DeviceKind, images: int) -> list[Check]:
     for model_id in BUNDLED:
         package = package_at(BUNDLED_MODELS_DIR, model_id)
         batch, _ = scene_batch(package.spec, images)
-        reference = LoadedModel.load(package, EngineOptions(backend="onnxruntime", device="cpu"))
+        onnx_cpu = EngineOptions(backend="onnxruntime", device="cpu")
+        reference = LoadedModel.load(package, OnnxEngineFactory(onnx_cpu, images))
         want = reference.run_batch(batch)
         for precision in precisions:
-            options = EngineOptions(
-                backend="torch",
-                device=device,
-                precision=precision,
-                max_batch_size=images,
-            )
-            got = built_model(package, options).run_batch(batch)
+            options = EngineOptions(backend="torch", device=device, precision=precision)
+            got = built_model(package, options, images).run_batch(batch)
             check = Check(model_id, precision, True, images)
             for w, g in zip(want, got, strict=True):
                 compare(check, w, g)
@@ -220,9 +217,8 @@ def measure_throughput(
             device=device,
             precision=precision,
             cuda_graphs=graphs,
-            max_batch_size=max(batches),
         )
-        model = built_model(package, options)
+        model = built_model(package, options, max(batches))
         for size in batches:
             for path, run in replica_paths(model, decoder, head, size).items():
                 per_call = timed(run, seconds, sync)

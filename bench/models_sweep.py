@@ -75,10 +75,10 @@ def lay_out_copies(
     if peer is not None:
         from bench.peer_models import write_peer_model
         from serve_app.core.ids import ModelId
-        from serve_app.weights.package import ModelPackage
+        from serve_app.weights.package import read_package
 
         for copy in ids:
-            write_peer_model(ModelPackage.load(ModelId.parse(copy), out / copy), peer)
+            write_peer_model(read_package(ModelId.parse(copy), out / copy), peer)
     return ids
 
 

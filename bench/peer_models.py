@@ -16,8 +16,9 @@ import shutil
 from pathlib import Path
 
 from serve_app.core.ids import ModelId
-from serve_app.weights.local import BUNDLED_MODELS_DIR
-from serve_app.weights.package import ENVIRONMENT_FILE, WEIGHTS_FILE, ModelPackage
+from serve_app.core.spec import ModelPackage
+from serve_app.weights.config import BUNDLED_MODELS_DIR
+from serve_app.weights.package import ENVIRONMENT_FILE, WEIGHTS_FILE, read_package
 
 
 def write_peer_model(package: ModelPackage, out_dir: Path) -> Path:
@@ -43,7 +44,7 @@ def main() -> None:
     ]
     for model_id in model_ids:
         mid = ModelId.parse(model_id)
-        package = ModelPackage.load(mid, args.models_dir / mid.relative_path)
+        package = read_package(mid, args.models_dir / mid.relative_path)
         print(write_peer_model(package, args.out_dir))
 
 

@@ -1,16 +1,14 @@
 """The processes of a server started from this process, their memory and CPU time,
-from /proc.
-
-Ray started in-process makes every server process a descendant of this one (its
-daemons, every replica, HAProxy): walking the process tree finds them all, whatever
-Ray names them.
-"""
+from /proc (every server process is a descendant of the start command:
+:mod:`serve_app.launch.process_tree`)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from serve_app.launch.process_tree import descendants
 
 PROC = Path("/proc")
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -25,27 +23,6 @@ class ProcessMemory:
     pss_bytes: int
     """Proportional set size: shared pages split between the processes sharing them,
     so the PSS of all processes adds up to what they hold together."""
-
-
-def descendants(root: int | None = None) -> list[int]:
-    """Every living process below ``root`` (default: this one)."""
-    root = os.getpid() if root is None else root
-    children: dict[int, list[int]] = {}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, frontier = [], [root]
-    while frontier:
-        pid = frontier.pop()
-        for child in children.get(pid, []):
-            found.append(child)
-            frontier.append(child)
-    return sorted(found)
 
 
 def memory_of(pid: int) -> ProcessMemory | None:

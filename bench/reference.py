@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from serve_app.core.engines import EngineOptions
 from serve_app.core.requests import PreprocessOptions
-from serve_app.engines import Engine, EngineOptions
+from serve_app.core.spec import ModelPackage
+from serve_app.engines.base import Engine
 from serve_app.engines.factory import create_engine
 from serve_app.preprocessing.prepare import prepare_image
-from serve_app.weights import ModelPackage
 
 WARMUP_RUNS = 3
 

@@ -25,7 +25,9 @@ import numpy as np
 
 from bench.photos import PHOTO_SEED_START, SIZES, make_photo
 from bench.report import save_record
+from serve_app.app import image_limits
 from serve_app.config import ServerSettings
+from serve_app.core.engines import EngineOptions
 from serve_app.core.predictions import Classification, Detections, Prediction
 from serve_app.core.requests import (
     ImageBatch,
@@ -34,11 +36,12 @@ from serve_app.core.requests import (
     InferenceParams,
     PreprocessOptions,
 )
-from serve_app.engines import EngineOptions
-from serve_app.preprocessing.image_loading import LoadPolicy, decode_payload
+from serve_app.engines.factory import OnnxEngineFactory
+from serve_app.preprocessing.image_loading import decode_payload
 from serve_app.preprocessing.prepare import decode_floor, prepare_decoded
 from serve_app.replica.loaded_model import LoadedModel
-from serve_app.weights import ModelStore
+from serve_app.weight_settings import weight_sources
+from serve_app.weights.store import PackageStore, package_store
 from tools.shapes import box_iou
 
 BUNDLED = ("shapes-detection/1", "shapes-segmentation/1", "shapes-keypoints/1")
@@ -73,9 +76,12 @@ class CheckResult:
     comparisons: list[Comparison]
 
 
-def compare_model(model_id: str, store: ModelStore, frames: int, quality: int) -> list[Comparison]:
+def compare_model(
+    model_id: str, store: PackageStore, frames: int, quality: int
+) -> list[Comparison]:
     package = store.package(model_id)
-    model = LoadedModel.load(package, EngineOptions(backend="onnxruntime", num_threads=1))
+    engines = OnnxEngineFactory(EngineOptions(backend="onnxruntime", num_threads=1), 1)
+    model = LoadedModel.load(package, engines)
     settings = ServerSettings()
     options = PreprocessOptions()
     at_least = decode_floor(package.spec, options)
@@ -106,12 +112,12 @@ def _run(
     at_least: tuple[int, int] | None,
     options: PreprocessOptions,
 ) -> tuple[list[Prediction], float, int]:
-    policy = LoadPolicy.from_settings(settings)
+    limits = image_limits(settings)
     auto_orient = model.spec.preprocessing.auto_orient
     predictions, durations, reduced = [], [], 0
     for payload in payloads:
         start = time.perf_counter()
-        decoded = decode_payload(payload, policy, auto_orient, at_least)
+        decoded = decode_payload(payload, limits, auto_orient, at_least)
         pixels, frame = prepare_decoded(decoded, model.spec, options)
         durations.append(time.perf_counter() - start)
         reduced += decoded.reduced
@@ -194,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> CheckResult:
     overrides: dict[str, object] = {}
     if args.models_dir:
         overrides = {"local_models_dir": args.models_dir, "weight_sources": ["local"]}
-    store = ModelStore.from_settings(ServerSettings(**overrides))  # type: ignore[arg-type]
+    store = package_store(weight_sources(ServerSettings(**overrides)))  # type: ignore[arg-type]
     comparisons = [
         c
         for model_id in args.model or BUNDLED

@@ -33,9 +33,11 @@ from bench.report import (
     write_json,
 )
 from bench.server import Overrides, build_config, prepare_environment, read_app_args
+from serve_app.app import weight_sources
 from serve_app.config import AppConfig, Composition
+from serve_app.core.spec import ModelPackage
 from serve_app.errors import ServeAppError
-from serve_app.weights import ModelPackage, ModelStore
+from serve_app.weights.store import package_store
 
 DEFAULT_MODEL = "shapes-detection/1"
 FIXTURE = "fixture"
@@ -149,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> SweepResult:
 
 def _find_package(config: AppConfig, model_id: str) -> ModelPackage | None:
     try:
-        return ModelStore.from_settings(config.settings).package(model_id)
+        return package_store(weight_sources(config.settings)).package(model_id)
     except ServeAppError:
         return None
 
@@ -232,7 +234,7 @@ def _sweep(
 def _hop_counts(server: str, app_name: str | None) -> dict[str, dict[str, int]] | None:
     if app_name is None or server == COMPARE:
         return None
-    from serve_app.observability.hops import hop_stats
+    from bench.handles import hop_stats
 
     stats = hop_stats(app_name, server)  # type: ignore[arg-type]
     counts = {}

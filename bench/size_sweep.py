@@ -111,19 +111,21 @@ def _measure_quiet(
         return None, {}
     from bench.payloads import detection_bodies
     from bench.stages import profile_stages
-    from serve_app.config import EngineConfig, ServerSettings
-    from serve_app.weights import ModelStore
+    from serve_app.config import ServerSettings
+    from serve_app.core.engines import EngineOptions
+    from serve_app.weight_settings import weight_sources
+    from serve_app.weights.store import package_store
 
     overrides: dict[str, object] = {}
     if args.models_dir:
         overrides = {"local_models_dir": args.models_dir, "weight_sources": ["local"]}
     settings = ServerSettings(**overrides)  # type: ignore[arg-type]
-    package = ModelStore.from_settings(settings).package(args.model)
+    package = package_store(weight_sources(settings)).package(args.model)
     profiles = {}
     for size, b64s in images.items():
         print(f"profiling the stages at {size} ...", flush=True)
         bodies = detection_bodies(args.model, b64s, 1)
-        engine = EngineConfig(backend="onnxruntime", num_threads=1)
+        engine = EngineOptions(backend="onnxruntime", num_threads=1)
         profiles[size] = profile_stages(bodies, package, settings, engine, 1, args.repeats)
     return sweep_report.forward_cpu_ms(profiles), profiles
 

@@ -18,7 +18,9 @@ import numpy as np
 from bench.reference import make_batches
 from serve_app.api.responses import detection_response
 from serve_app.api.schemas import ObjectDetectionRequest
-from serve_app.config import EngineConfig, ServerSettings
+from serve_app.app import image_limits
+from serve_app.config import ServerSettings
+from serve_app.core.engines import EngineOptions
 from serve_app.core.frames import ResizeMode
 from serve_app.core.predictions import Detections
 from serve_app.core.requests import (
@@ -28,9 +30,9 @@ from serve_app.core.requests import (
     InferenceParams,
     PreprocessOptions,
 )
-from serve_app.core.spec import ModelSpec
+from serve_app.core.spec import ModelPackage, ModelSpec
+from serve_app.engines.factory import OnnxEngineFactory
 from serve_app.preprocessing.image_loading import (
-    LoadPolicy,
     decode_base64,
     decode_image_bytes,
     decode_payload,
@@ -41,7 +43,6 @@ from serve_app.preprocessing.steps import adjust_contrast, take_static_crop, to_
 from serve_app.preprocessing.transforms import resize_to_input
 from serve_app.replica.engine_switch import EngineSwitch
 from serve_app.replica.loaded_model import LoadedModel
-from serve_app.weights import ModelPackage
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -104,13 +105,13 @@ def profile_stages(
     bodies: Sequence[bytes],
     package: ModelPackage,
     settings: ServerSettings,
-    engine_config: EngineConfig,
+    engine_options: EngineOptions,
     max_batch_size: int,
     repeats: int,
 ) -> list[StageTiming]:
     """Time the stages of one request in order, each on the previous stage's outputs."""
-    model = LoadedModel.load(package, engine_config.options(max_batch_size))
-    policy = LoadPolicy.from_settings(settings)
+    model = LoadedModel.load(package, OnnxEngineFactory(engine_options, max_batch_size))
+    limits = image_limits(settings)
     spec = package.spec
     auto_orient = spec.preprocessing.auto_orient
     params = InferenceParams()
@@ -129,7 +130,7 @@ def profile_stages(
     as_bytes = [ImagePayload(ImageType.BYTES, f) for f in files]
     decoded = p.run(
         "JPEG decode as served (header check included)",
-        lambda x: decode_payload(x, policy, auto_orient, floor),
+        lambda x: decode_payload(x, limits, auto_orient, floor),
         as_bytes,
     )
     reduced = [d for d in decoded if d.reduced]

@@ -68,6 +68,10 @@ class UpstreamUnavailableError(ServeAppError):
     status_code = 503
 
 
+class StoreAccessDeniedError(UpstreamUnavailableError):
+    """A store refused these credentials for this call (read-only keys, say)."""
+
+
 class IncompleteDownloadError(UpstreamUnavailableError):
     """A download ended short of, or differs from, what the source announced."""
 

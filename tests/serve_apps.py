@@ -15,8 +15,9 @@ import httpx
 import ray
 from ray import serve
 
-from serve_app.app import build_app
+from serve_app.app import build_graph
 from serve_app.config import AppConfig, Composition, ServerSettings
+from serve_app.engines.factory import EngineFactory
 
 
 def small_app(
@@ -43,9 +44,12 @@ def small_app(
 
 
 @contextmanager
-def deployed(name: str, config: AppConfig, serve_port: int) -> Iterator[str]:
-    """Run the application as ``name`` under ``/{name}``; yields its base URL."""
-    serve.run(build_app(config), name=name, route_prefix=f"/{name}")
+def deployed(
+    name: str, config: AppConfig, serve_port: int, engines: EngineFactory | None = None
+) -> Iterator[str]:
+    """Run the application as ``name`` under ``/{name}``; yields its base URL. With
+    ``engines``, its model replicas make their engines so (``tests/fakes.py``)."""
+    serve.run(build_graph(config, engines), name=name, route_prefix=f"/{name}")
     url = f"http://127.0.0.1:{serve_port}/{name}"
     try:
         _wait_until_routed(url)

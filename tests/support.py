@@ -11,14 +11,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import cv2
 import httpx
 import numpy as np
 import pytest
 
-from serve_app.weights.local import BUNDLED_MODELS_DIR
+from serve_app.examples import EXAMPLE_IMAGE
+from serve_app.weights.config import BUNDLED_MODELS_DIR
 from tools.shapes import EVAL_SEED_START, Scene, generate_scene
 
 
@@ -49,7 +49,7 @@ def b64_image(image_bgr: np.ndarray) -> dict[str, str]:
     return {"type": "base64", "value": png_b64(image_bgr)}
 
 
-EXAMPLE_JPEG = Path(__file__).resolve().parents[1] / "serve_app/assets/examples/shapes.jpg"
+EXAMPLE_JPEG = EXAMPLE_IMAGE
 """The README's example: three shapes the bundled detector finds."""
 
 
@@ -180,7 +180,14 @@ def loopback_image_server(png_for_path: Callable[[str], bytes]) -> Iterator[str]
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with loopback_http(Handler) as url:
+        yield url
+
+
+@contextmanager
+def loopback_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` serving on 127.0.0.1 in a thread; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NAME = "rfserve"
 RAY_VERSION = "2.60.0"
 SERVE_PORT = 9001  # the Roboflow server's port, as in every config's http_options
+RAY_HEALTH_PORT = 52365  # Ray's dashboard agent, on every node (dashboard-agent-listen-port)
 METRICS_PORT = 8080  # Ray's Prometheus endpoint, as `rfserve start` sets it
 CACHE_DIR = "/cache"  # MODEL_CACHE_DIR, the images' VOLUME
 UID = 10001  # the images' `rfserve` user and group
@@ -146,17 +147,34 @@ def _container(role: str, image: str, shape: PodShape, *, ready_on_serve: bool) 
         ],
         "securityContext": CONTAINER_SECURITY,
     }
+    # Alive while Ray's node is: the agent's /api/healthz checks the raylet (and the GCS
+    # on the head). KubeRay would add the same checks, but before 1.6 as `wget` run
+    # inside the container, which the images do not carry; an HTTP probe needs nothing
+    # in the image. Timings are KubeRay's own; a slow model load never restarts a pod.
+    container["livenessProbe"] = _ray_health_probe(initial_delay_s=30, failures=120)
     if ready_on_serve:
         # Ready once the application answers /readiness through this pod's proxy (503
-        # until the preloaded models are loaded). Liveness stays KubeRay's own check of
-        # the raylet: a slow model load must not restart the pod.
+        # until the preloaded models are loaded).
         container["readinessProbe"] = {
             "httpGet": {"path": "/readiness", "port": SERVE_PORT},
             "periodSeconds": 10,
             "timeoutSeconds": 5,
             "failureThreshold": 3,
         }
+    else:
+        # The head runs no replicas: ready once Ray's node (GCS included) is.
+        container["readinessProbe"] = _ray_health_probe(initial_delay_s=10, failures=10)
     return container
+
+
+def _ray_health_probe(*, initial_delay_s: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": "/api/healthz", "port": RAY_HEALTH_PORT},
+        "initialDelaySeconds": initial_delay_s,
+        "periodSeconds": 5,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
 
 
 def _pod_template(role: str, variant: Variant, shape: PodShape, pool: str | None) -> dict[str, Any]:
@@ -168,8 +186,6 @@ def _pod_template(role: str, variant: Variant, shape: PodShape, pool: str | None
             "runAsGroup": UID,
             "fsGroup": UID,
         },
-        # The head gets KubeRay's probes only: it runs no replicas, and it must turn
-        # ready before KubeRay hands it the serve config.
         "containers": [_container(role, variant.image, shape, ready_on_serve=pool is not None)],
         "volumes": [
             {"name": "model-cache", "persistentVolumeClaim": {"claimName": CACHE_CLAIM}},

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from serve_app.batching import Grouper, HopStats
-from serve_app.config import GroupingConfig
+from serve_app.batching import Grouper, GroupLimits, HopStats
 from serve_app.core.ids import Task
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import InferenceRequest, RequestGroup
@@ -25,11 +24,11 @@ class _GroupKey:
 
 
 class RequestDispatcher:
-    def __init__(self, run_group: GroupRunner, grouping: GroupingConfig) -> None:
+    def __init__(self, run_group: GroupRunner, grouping: GroupLimits) -> None:
         self._run_group = run_group
         self._grouper: Grouper[_GroupKey, InferenceRequest, RequestResult] = Grouper(
             self._call,
-            max_size=grouping.max_images,
+            max_size=grouping.max_size,
             max_in_flight=grouping.max_in_flight,
             size_of=lambda request: len(request.images),
             stats=HopStats("preprocessing"),

@@ -4,8 +4,8 @@ Routes live in ``api/routes/``, one router per group; each ingress replica build
 own FastAPI app around a :class:`RequestDispatcher`, which groups concurrent requests
 per model and hands each group to the preprocessing deployment over a handle (which
 calls the model deployment itself). The ingress never touches pixels, nor imports the
-libraries that do. The fused composition (``api/fused_ingress.py``) serves the same
-app with the stages in process.
+libraries that do. The fused composition (``serve_app/fused.py``) serves the same app
+with the stages in process.
 """
 
 from __future__ import annotations
@@ -19,27 +19,25 @@ from ray.serve.handle import DeploymentHandle
 
 from serve_app import __version__
 from serve_app.api.body_limit import BodyLimitMiddleware
+from serve_app.api.config import IngressConfig
 from serve_app.api.dispatch import RequestDispatcher
 from serve_app.api.errors import install_error_handlers
-from serve_app.api.model_manager import ModelManager
+from serve_app.api.model_admin import ModelAdmin
 from serve_app.api.paths import CollapseSlashes
 from serve_app.api.policy import IngressPolicy
-from serve_app.api.routes import inference, legacy, server
+from serve_app.api.routes import inference, legacy, page, server
 from serve_app.api.routes import models as models_routes
 from serve_app.api.routes.legacy import DOCS_ASSETS_SEGMENT
 from serve_app.api.schemas import ErrorResponse
-from serve_app.config import GroupingConfig
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import RequestGroup
+from serve_app.core.stages import RemoteModelStage
 from serve_app.observability.request_log import RequestLogMiddleware
-from serve_app.replica.client import ModelReplicaClient
 
 ERROR_STATUSES = (400, 401, 403, 404, 413, 415, 422, 500, 503, 504, 507)
 
 
-def create_app(
-    dispatcher: RequestDispatcher, models: ModelManager, policy: IngressPolicy
-) -> FastAPI:
+def create_app(dispatcher: RequestDispatcher, models: ModelAdmin, policy: IngressPolicy) -> FastAPI:
     # FastAPIOffline serves /docs and /redoc with Swagger UI and ReDoc from the package:
     # the pages work on machines that cannot reach a CDN.
     app = FastAPIOffline(
@@ -57,7 +55,7 @@ def create_app(
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
     app.add_middleware(CollapseSlashes)
-    for module in (inference, server, models_routes):
+    for module in (inference, server, models_routes, page):
         app.include_router(module.router)
     # Last: it catches every two-segment path the routers above do not serve.
     app.include_router(legacy.router)
@@ -71,16 +69,16 @@ class Ingress:
 
     def __init__(
         self,
+        config: IngressConfig,
+        *,
         preprocessor: DeploymentHandle,
         model: DeploymentHandle,
         registry: DeploymentHandle,
-        grouping: GroupingConfig,
-        policy: IngressPolicy,
     ) -> None:
         self._preprocessor = preprocessor
-        self._dispatcher = RequestDispatcher(self._run_group, grouping)
-        self._models = ModelManager(ModelReplicaClient(model), registry)
-        self._policy = policy
+        self._dispatcher = RequestDispatcher(self._run_group, config.grouping)
+        self._models = ModelAdmin(RemoteModelStage(model), registry)
+        self._policy = config.policy
 
     async def _run_group(self, group: RequestGroup) -> list[RequestResult | BaseException]:
         results: list[RequestResult | BaseException] = await self._preprocessor.run.remote(group)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from serve_app.core.engines import BuildState, EngineOrigin
+
 
 class AddModelRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
@@ -30,14 +32,14 @@ class ModelLocation(BaseModel):
 
 class BuildDescription(BaseModel):
     backend: str = Field(description="What is built", examples=["tensorrt", "torch-trace"])
-    state: str = Field(
+    state: BuildState = Field(
         description="queued, waiting (for another replica's build), fetching (from S3), "
         "building, loading, ready (serving) or failed",
         examples=["building"],
     )
     progress: float = Field(description="Share of the build done, 0..1")
     elapsed_s: float = Field(description="Since it started; its duration once finished")
-    origin: str | None = Field(None, description="cache, s3 or built, once ready")
+    origin: EngineOrigin | None = Field(None, description="cache, s3 or built, once ready")
     error: str | None = None
 
 

@@ -6,24 +6,15 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field
 
-from serve_app.config import ServerSettings
 from serve_app.errors import PayloadTooLargeError, UnauthorizedError
 
 
 @dataclass(frozen=True)
 class IngressPolicy:
-    max_body_bytes: int = 50 * 2**20
-    max_images_per_request: int = 32
-    accepted_keys: tuple[str, ...] = field(default=(), repr=False)
+    max_body_bytes: int
+    max_images_per_request: int
+    accepted_keys: tuple[str, ...] = field(repr=False)
     """Client keys the server accepts; none leaves it open (the local default)."""
-
-    @classmethod
-    def from_settings(cls, settings: ServerSettings) -> IngressPolicy:
-        return cls(
-            max_body_bytes=settings.max_body_bytes,
-            max_images_per_request=settings.max_images_per_request,
-            accepted_keys=tuple(key.get_secret_value() for key in settings.api_keys),
-        )
 
     @property
     def access_control(self) -> bool:

@@ -12,6 +12,7 @@ from serve_app.core.requests import (
     PreprocessOptions,
     VisualizationStyle,
 )
+from serve_app.errors import InvalidRequestError
 
 # Request fields that InferenceParams has under the same name; a task's request has some.
 _PARAM_FIELDS = (
@@ -54,5 +55,8 @@ def inference_params(request: BaseModel) -> InferenceParams:
 
 
 def image_payloads(image: InferenceImage | list[InferenceImage]) -> tuple[ImagePayload, ...]:
+    """The request's images, in order; a list must hold at least one."""
     images = image if isinstance(image, list) else [image]
+    if not images:
+        raise InvalidRequestError("The image list is empty: send at least one image")
     return tuple(ImagePayload(ImageType(i.type), i.value) for i in images)

@@ -149,7 +149,8 @@ class ClassificationResponse(InferenceResponse):
     """A single-label model's answer."""
 
     predictions: list[ClassificationPrediction] = Field(
-        description="Classes scoring at least `confidence`, best first (softmax scores)"
+        description="Classes scoring at least `confidence`, best first (softmax scores, "
+        "unless the package declares its activation fused into the network)"
     )
     top: str = Field(description="The best class, whatever its score")
     confidence: float = Field(description="Score of the best class")
@@ -164,7 +165,9 @@ class MultiLabelClassificationResponse(InferenceResponse):
     """A multi-label model's answer."""
 
     predictions: dict[str, MultiLabelClassificationPrediction] = Field(
-        description="Every class by name, with its own sigmoid score"
+        description="Every class by name, with its own score: the network's output as it "
+        "is for Roboflow's legacy packages (MULTICLASS), or the activation the package's "
+        "inference_config.json declares"
     )
     predicted_classes: list[str] = Field(
         description="Classes scoring above the request's `confidence`, best first"
@@ -207,7 +210,12 @@ class LegacyInferenceQuery(PreprocessingSwitches):
         description="'image' answers the JPEG with predictions drawn; 'image_and_json' "
         "answers the JSON with that JPEG, base64, in `visualization`",
     )
-    labels: bool = Field(False, description="Write class and confidence on drawn predictions")
+    # Roboflow's server draws no labels unless asked; a drawing without them says little.
+    labels: bool = Field(
+        True,
+        description="Write class and confidence on drawn predictions (Roboflow's server "
+        "defaults to false: labels=false draws as it does)",
+    )
     stroke: int = Field(1, ge=1, le=100, description="Line width of drawn predictions")
     keypoint_confidence: float = Field(
         0.0, ge=0, le=1, description="Keypoint models: keypoints scoring below are left out"

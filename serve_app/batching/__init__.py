@@ -1,6 +1,6 @@
 """Grouping concurrent work into one call per hop, and counting the groups."""
 
-from serve_app.batching.grouper import Grouper
+from serve_app.batching.grouper import Grouper, GroupLimits
 from serve_app.batching.stats import HopStats
 
-__all__ = ["Grouper", "HopStats"]
+__all__ = ["GroupLimits", "Grouper", "HopStats"]

@@ -24,6 +24,16 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+@dataclass(frozen=True)
+class GroupLimits:
+    """How large a group of one key may grow, and how many of its calls run at once."""
+
+    max_size: int
+    """Most items in a group, counted by ``size_of`` (a single larger item still goes,
+    alone)."""
+    max_in_flight: int
+
+
 @dataclass
 class _Lane(Generic[T, R]):
     """The items of one key waiting for a slot, and how many of its calls run."""

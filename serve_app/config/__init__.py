@@ -6,7 +6,6 @@ from serve_app.config.app_config import (
     BatchingConfig,
     Composition,
     DeploymentConfig,
-    EngineConfig,
     GroupingConfig,
     PreprocessingDeploymentConfig,
 )
@@ -18,7 +17,6 @@ __all__ = [
     "BatchingConfig",
     "Composition",
     "DeploymentConfig",
-    "EngineConfig",
     "GroupingConfig",
     "PreprocessingDeploymentConfig",
     "ServerSettings",

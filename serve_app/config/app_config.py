@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from serve_app.config.settings import ServerSettings
-from serve_app.engines.options import Backend, DeviceKind, EngineOptions, Precision
+from serve_app.core.engines import EngineOptions
 
 
 class _Strict(BaseModel):
@@ -109,28 +109,6 @@ class BatchingConfig(_Strict):
     """Forward passes per model a replica runs at once."""
 
 
-class EngineConfig(_Strict):
-    """How model replicas run networks (``serve_app/engines``)."""
-
-    backend: Backend = "auto"
-    """``auto``: TensorRT, else torch, on a CUDA device; ONNX Runtime on CPU."""
-    device: DeviceKind = "auto"
-    precision: Precision = "fp16"
-    num_threads: int = Field(0, ge=0)
-    """Intra-op threads per model; 0 lets the runtime choose (one per core)."""
-    lone_threads: int = Field(0, ge=0)
-    """ONNX Runtime on CPU: threads of a forward pass that runs alone in its replica
-    (``engines/passes.py``); 0, or no more than ``num_threads``: no lone layout."""
-    cuda_graphs: bool = True
-    channels_last: bool = True
-    workspace_mb: int = Field(4096, ge=64)
-    timing_cache: bool = True
-
-    def options(self, max_batch_size: int) -> EngineOptions:
-        """The plain options engines take, for forward passes of up to ``max_batch_size``."""
-        return EngineOptions(max_batch_size=max_batch_size, **self.model_dump())
-
-
 Composition = Literal["split", "fused"]
 
 
@@ -151,7 +129,8 @@ class AppConfig(_Strict):
     )
     grouping: GroupingConfig = GroupingConfig()
     batching: BatchingConfig = BatchingConfig()
-    engine: EngineConfig = EngineConfig()
+    engine: EngineOptions = EngineOptions()
+    """How model replicas run networks (``serve_app/engines``)."""
     settings: ServerSettings = Field(default_factory=ServerSettings)
     """Overrides for environment settings; the environment fills in the rest."""
 

@@ -42,8 +42,8 @@ class Classification:
     """Class scores of one image."""
 
     scores: np.ndarray
-    """[C] float32 per class id: softmax over the logits, or a sigmoid each for
-    multi-label models."""
+    """[C] float32 per class id, as the package declares them
+    (:class:`~serve_app.core.spec.ClassificationActivation`)."""
     predicted: np.ndarray
     """[K] int64 ids of the classes that pass the request's threshold, best first."""
     class_names: tuple[str, ...]

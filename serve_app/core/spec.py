@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
 from serve_app.core.frames import ResizeMode
 from serve_app.core.ids import ModelId, Task
@@ -80,6 +81,21 @@ class PreprocessingSpec:
     resize: ResizeSpec | None = None
 
 
+class ClassificationActivation(str, Enum):
+    """What turns a classifier's outputs into the scores it reports, as its package
+    declares it: never guessed from the numbers."""
+
+    SOFTMAX = "softmax"
+    """One score per class, summing to 1: single-label models."""
+    SIGMOID = "sigmoid"
+    """Each class its own sigmoid: a package whose ``inference_config.json`` declares
+    an unfused ``sigmoid`` post-processing."""
+    NONE = "none"
+    """The outputs as they are: Roboflow's legacy multi-label packages (``MULTICLASS``),
+    whose networks end in their own activation, and packages whose declared
+    post-processing is ``fused`` into the network."""
+
+
 @dataclass(frozen=True)
 class InputNormalization:
     """What the network expects of its input: RGB scaled to [0, 1], then
@@ -119,7 +135,24 @@ class ModelSpec:
     colors: dict[str, str] = field(default_factory=dict)
     """``#RRGGBB`` per class name, from ``COLORS``, for drawing."""
     multilabel: bool = False
+    activation: ClassificationActivation = ClassificationActivation.SOFTMAX
+    """Classification models: how outputs become scores."""
     normalization: InputNormalization = UNNORMALIZED
     keypoint_names: tuple[tuple[str, ...], ...] = ()
     """Keypoint detection models: per class id, the names of its keypoints in the
     order the network predicts them (``keypoints_metadata.json``)."""
+
+
+@dataclass(frozen=True)
+class ModelPackage:
+    """A model package folder on disk and what it declares (``weights/package.py``
+    reads one): what the model replica loads a model from."""
+
+    spec: ModelSpec
+    path: Path
+    weights_file: str
+    """The network's file name in ``path``."""
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / self.weights_file

@@ -16,7 +16,7 @@ import numpy as np
 
 from serve_app.core.frames import FrameTransform
 from serve_app.core.requests import InferenceParams
-from serve_app.core.spec import ModelSpec
+from serve_app.core.spec import ClassificationActivation, ModelSpec
 from serve_app.errors import ModelLoadError
 
 R_co = TypeVar("R_co", covariant=True)
@@ -32,6 +32,8 @@ class ModelHead:
     input_height: int
     """Network-input size in pixels: the frame boxes and masks are decoded in."""
     multilabel: bool = False
+    activation: ClassificationActivation = ClassificationActivation.SOFTMAX
+    """Classification models: how outputs become scores."""
     keypoint_names: tuple[tuple[str, ...], ...] = ()
     """Keypoint models: per class id, its keypoints' names by index."""
 
@@ -42,6 +44,7 @@ class ModelHead:
             spec.input_width,
             spec.input_height,
             spec.multilabel,
+            spec.activation,
             spec.keypoint_names,
         )
 

@@ -1,9 +1,10 @@
 """Decoding YOLO heads on the device: candidates, selection and masks in torch, then
 the same :class:`Detections` the NumPy decoders build.
 
-Heads are read as ``decoders/yolov8.py`` and ``decoders/yolov5.py`` document them.
-Families without a device reader here (and classification, whose output is a few
-logits) are decoded on the host from the engine's outputs.
+Heads are read as ``decoders/yolov8.py`` and ``decoders/yolov5.py`` document them,
+by the layout the head table (``decoders/registry.py``) names for a (task, family);
+heads it names none for (and classification, whose output is a few logits) are
+decoded on the host from the engine's outputs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 
 import torch
 
-from serve_app.core.families import model_family
 from serve_app.core.frames import FrameTransform
 from serve_app.core.ids import Task
 from serve_app.core.predictions import Detections
@@ -22,6 +22,7 @@ from serve_app.core.spec import ModelSpec
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.boxes import to_detections
 from serve_app.decoders.masks import mask_resolution
+from serve_app.decoders.registry import DeviceLayout, head_for
 from serve_app.device.boxes import best_class, cxcywh_to_xyxy, select_on_device
 from serve_app.device.masks import polygons_on_device
 
@@ -52,16 +53,9 @@ class HeadLayout:
     """Axis of the batched output those columns run along."""
 
 
-YOLOV8 = HeadLayout(read_yolov8, fixed_columns=4, axis=1)
-YOLOV5 = HeadLayout(read_yolov5, fixed_columns=5, axis=2)
-# The families whose host decoders (decoders/registry.py) read these layouts.
-_LAYOUTS: dict[str, HeadLayout] = {
-    "yolov8": YOLOV8,
-    "yolov9": YOLOV8,
-    "yolov11": YOLOV8,
-    "yolov12": YOLOV8,
-    "yolov5": YOLOV5,
-    "yolov7": YOLOV5,
+LAYOUTS: dict[DeviceLayout, HeadLayout] = {
+    DeviceLayout.YOLOV8: HeadLayout(read_yolov8, fixed_columns=4, axis=1),
+    DeviceLayout.YOLOV5: HeadLayout(read_yolov5, fixed_columns=5, axis=2),
 }
 
 
@@ -124,9 +118,8 @@ class DeviceDecoder:
 
 
 def device_decoder_for(spec: ModelSpec) -> DeviceDecoder | None:
-    if spec.task not in (Task.OBJECT_DETECTION, Task.INSTANCE_SEGMENTATION):
-        return None
-    layout = _LAYOUTS.get(model_family(spec.model_type))
+    """The device decoder of ``spec``'s head, where its row names a layout."""
+    layout = head_for(spec).device
     if layout is None:
         return None
-    return DeviceDecoder(layout, spec.task is Task.INSTANCE_SEGMENTATION)
+    return DeviceDecoder(LAYOUTS[layout], spec.task is Task.INSTANCE_SEGMENTATION)

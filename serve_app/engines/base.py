@@ -45,9 +45,16 @@ class DeviceEngine(Engine, Protocol):
 
     def infer(self, images: np.ndarray) -> list[np.ndarray]:
         """Host images through :meth:`forward`: one copy to the device, one back."""
-        import torch
-
-        from serve_app.engines.torch_engine import images_to_device
-
-        outputs = self.forward(images_to_device(images, torch.device(self.device)))
+        outputs = self.forward(images_to_device(images, self.device))
         return [o.cpu().numpy() for o in outputs]
+
+
+def images_to_device(images: np.ndarray, device: str) -> torch.Tensor:
+    """[B, H, W, 3] uint8 host images → [B, 3, H, W] uint8 on ``device``: one copy
+    of the smallest form there is; the layout change happens on the device."""
+    import torch  # only engines on torch devices get here
+
+    tensor = torch.from_numpy(np.ascontiguousarray(images))
+    if device.startswith("cuda"):
+        tensor = tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.permute(0, 3, 1, 2)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from serve_app.engines.options import EngineOptions
+from serve_app.core.engines import EngineOptions
 
 logger = logging.getLogger("ray.serve")
 

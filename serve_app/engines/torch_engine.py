@@ -14,12 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
-from serve_app.core.spec import InputNormalization
+from serve_app.core.engines import EngineOptions
+from serve_app.core.spec import InputNormalization, ModelSpec
 from serve_app.engines.base import DeviceEngine
 from serve_app.engines.buckets import bucket_for, chunk_spans
+from serve_app.engines.selection import Selection
 
 Program = Callable[[torch.Tensor], Any]
 """A network as torch runs it: input tensor → a tensor or a sequence of them."""
@@ -36,6 +37,22 @@ class TorchSetup:
     """(height, width) of the network input."""
     channels_last: bool = False
     cuda_graphs: bool = False
+
+
+def torch_setup(
+    options: EngineOptions, spec: ModelSpec, selection: Selection, built: bool
+) -> TorchSetup:
+    cuda = selection.device == "cuda"
+    if not cuda and options.num_threads:
+        torch.set_num_threads(options.num_threads)
+    return TorchSetup(
+        device=torch.device("cuda" if cuda else "cpu"),
+        dtype=torch.float16 if cuda and options.precision == "fp16" else torch.float32,
+        normalization=spec.normalization,
+        input_size=(spec.input_height, spec.input_width),
+        channels_last=cuda and options.channels_last,
+        cuda_graphs=built and cuda and options.cuda_graphs,
+    )
 
 
 class Normalizer:
@@ -61,15 +78,6 @@ class Normalizer:
             return x
         mean, std = self._mean_std
         return (x - mean) / std
-
-
-def images_to_device(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """[B, H, W, 3] uint8 host images → [B, 3, H, W] uint8 on ``device``: one copy
-    of the smallest form there is; the layout change happens on the device."""
-    tensor = torch.from_numpy(np.ascontiguousarray(images))
-    if device.type == "cuda":
-        tensor = tensor.pin_memory().to(device, non_blocking=True)
-    return tensor.permute(0, 3, 1, 2)
 
 
 def as_outputs(result: Any) -> list[torch.Tensor]:

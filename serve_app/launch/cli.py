@@ -1,97 +1,54 @@
-"""``rfserve``: start the server as ``serve run`` would, on the fast path.
-
-    rfserve start configs/local.yaml     # start Ray here and serve the config
-    rfserve start configs/local.yaml --address auto   # on a running Ray cluster
-    rfserve start configs/edge.yaml --edge          # a small device: Ray trimmed
-    eval "$(rfserve env)"                # the same settings for a plain `serve run`
-
-``serve run CONFIG`` cannot set what Ray Serve reads at start-up, nor how Ray itself
-starts; this command sets Serve's speed settings in the environment (see
-:mod:`serve_app.launch.environment`), starts a local Ray without the dashboard unless
-asked, then hands over to ``serve run`` itself, so every field of the YAML means what
-it means there.
-"""
+"""The ``rfserve`` command: parses the command line and hands over to the command's
+module. Only ``start`` imports Ray; ``infer``, ``bench`` and ``models`` start in a
+fraction of a second and run where Ray is not installed."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 from collections.abc import Sequence
-from types import FrameType
 
-from serve_app.launch.environment import apply_fast_path
+from serve_app import __version__
+from serve_app.launch import bench, infer, models, start
+from serve_app.launch.arguments import CommandParser
 
-EDGE_OBJECT_STORE_BYTES = 100 * 2**20
-"""Hops carry images inline (gRPC), so the object store holds little: 100 MiB, where
-Ray's default is 30 % of the machine's memory."""
+EXAMPLES = """\
+examples:
+  rfserve start configs/local.yaml                    serve on port 9001 (Ctrl-C stops)
+  rfserve start configs/local.yaml --address auto     on a running Ray cluster
+  rfserve start configs/edge.yaml --edge              a small device: Ray trimmed
+  eval "$(rfserve env)"                               the same settings for `serve run`
+  rfserve infer -i image.jpg -m shapes-detection/1    one JSON line per image
+  rfserve models pull my-project/3                    fill MODEL_CACHE_DIR, no server
+  rfserve bench -m shapes-detection/1 -c 8            images/s and latency at 8 clients
+
+Run `rfserve COMMAND --help` for a command's options."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = CommandParser(
+        prog="rfserve",
+        description="A Roboflow-compatible inference server on Ray Serve: start it, send "
+        "it images, fill its model cache, load-test it.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"rfserve {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    start.add_parsers(commands)
+    infer.add_parsers(commands)
+    models.add_parsers(commands)
+    bench.add_parsers(commands)
+    return parser
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="rfserve", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    start = commands.add_parser("start", help="start Ray and serve a config YAML")
-    start.add_argument("config", help="serve config YAML, e.g. configs/local.yaml")
-    start.add_argument(
-        "--address",
-        help="join this Ray cluster ('auto' for the local one) instead of starting Ray here",
-    )
-    start.add_argument(
-        "--dashboard", action="store_true", help="also start Ray's dashboard (port 8265)"
-    )
-    start.add_argument("--num-cpus", type=float, help="logical CPUs of the Ray started here")
-    start.add_argument(
-        "--object-store-memory", type=int, help="bytes of Ray's shared object store here"
-    )
-    edge_help = (
-        "trim Ray for a small device: no HAProxy (Serve's own proxy answers), no idle "
-        f"workers, a {EDGE_OBJECT_STORE_BYTES // 2**20} MiB object store; models cached "
-        "in ~/.cache/rfserve unless MODEL_CACHE_DIR is set"
-    )
-    start.add_argument("--edge", action="store_true", help=edge_help)
-    start.add_argument(
-        "--metrics-export-port",
-        type=int,
-        default=8080,
-        help="port of this node's Prometheus endpoint (GET /metrics), for the Ray started here",
-    )
-    env = commands.add_parser("env", help="print the fast-path settings as shell exports")
-    env.add_argument("--edge", action="store_true", help=edge_help)
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    settings = apply_fast_path(os.environ, edge=args.edge)
-    if args.command == "env":
-        print("\n".join(f"export {name}={value}" for name, value in settings.items()))
-        return
-    start(args)
-
-
-def start(args: argparse.Namespace) -> None:
-    # Imported only now: Ray Serve reads its settings when it is first imported.
-    import ray
-    from ray.serve.scripts import run
-
-    if args.address is None:
-        ray.init(
-            namespace="serve",
-            include_dashboard=args.dashboard,
-            num_cpus=args.num_cpus,
-            object_store_memory=args.object_store_memory
-            or (EDGE_OBJECT_STORE_BYTES if args.edge else None),
-            _metrics_export_port=args.metrics_export_port,
-        )
-    # `serve run` shuts Serve down on Ctrl-C; `docker stop` and Kubernetes send SIGTERM.
-    signal.signal(signal.SIGTERM, _interrupt)
-    serve_args = [args.config] + (["--address", args.address] if args.address else [])
-    sys.exit(run.main(serve_args, prog_name="rfserve start", standalone_mode=False))
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    sys.exit(args.run(args))
 
 
 if __name__ == "__main__":

@@ -10,19 +10,19 @@ from __future__ import annotations
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from serve_app.config import ServerSettings
 from serve_app.core.predictions import RequestResult
 from serve_app.core.requests import RequestGroup
+from serve_app.core.stages import RemoteModelStage
 from serve_app.errors import ServeAppError
+from serve_app.preprocessing.config import PreprocessConfig
 from serve_app.preprocessing.stage import PreprocessStage
-from serve_app.replica.client import ModelReplicaClient
 
 
 @serve.deployment
 class Preprocessor:
-    def __init__(self, settings: ServerSettings, threads: int, model: DeploymentHandle) -> None:
-        self._stage = PreprocessStage(settings, threads)
-        self._model = ModelReplicaClient(model)
+    def __init__(self, config: PreprocessConfig, *, model: DeploymentHandle) -> None:
+        self._stage = PreprocessStage(config)
+        self._model = RemoteModelStage(model)
 
     async def run(self, group: RequestGroup) -> list[RequestResult | BaseException]:
         try:

@@ -1,8 +1,9 @@
 """Turn a client's image payload into an HxWx3 uint8 BGR array.
 
 Payloads arrive as base64 text, a URL, a NumPy array or raw bytes (multipart).
-NumPy payloads are read in the ``.npy`` format without pickle: unpickling client
-data runs arbitrary code, so pickled arrays need ``RFSERVE_ALLOW_PICKLED_NUMPY``.
+Whatever declares a size (an image file's header, a ``.npy`` header) is checked
+against the pixel limit before anything is decoded; NumPy payloads are read by
+:mod:`~serve_app.preprocessing.numpy_payload`.
 
 A JPEG much larger than the network needs is decoded at a reduced scale (libjpeg
 scales while it decodes: 1/2, 1/4 or 1/8, the largest that leaves the size asked
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import binascii
 import io
-import pickle
 from dataclasses import dataclass
 
 import cv2
@@ -24,12 +24,11 @@ import numpy as np
 import pybase64
 from PIL import Image, UnidentifiedImageError
 
-from serve_app.config import ServerSettings
 from serve_app.core.requests import ImagePayload, ImageType
-from serve_app.errors import InvalidImageError, PayloadTooLargeError
+from serve_app.errors import InvalidImageError
+from serve_app.preprocessing.numpy_payload import check_pixels, load_numpy_image
 from serve_app.preprocessing.url_fetch import UrlFetchPolicy, fetch_url
 
-_NPY_MAGIC = b"\x93NUMPY"
 # Pillow only reads headers here; the size limit is ours (RFSERVE_MAX_IMAGE_PIXELS), so
 # its own bomb check, which would refuse some images our limit allows, is off.
 Image.MAX_IMAGE_PIXELS = None
@@ -47,20 +46,15 @@ _QUARTER_TURNS = frozenset({5, 6, 7, 8})
 
 
 @dataclass(frozen=True)
-class LoadPolicy:
+class ImageLimits:
+    """What the server accepts of the images clients send."""
+
     allow_pickled_numpy: bool
     max_pixels: int
+    """Larger images are refused (413) from what declares their size, before decoding."""
     url: UrlFetchPolicy
     scaled_jpeg_decode: bool = True
-
-    @classmethod
-    def from_settings(cls, settings: ServerSettings) -> LoadPolicy:
-        return cls(
-            allow_pickled_numpy=settings.allow_pickled_numpy,
-            max_pixels=settings.max_image_pixels,
-            url=UrlFetchPolicy.from_settings(settings),
-            scaled_jpeg_decode=settings.scaled_jpeg_decode,
-        )
+    """Decode a JPEG much larger than the network's input at a reduced scale."""
 
 
 @dataclass(frozen=True)
@@ -90,26 +84,26 @@ class ImageHeader:
         return (self.height, self.width) if turned else (self.width, self.height)
 
 
-def load_image(payload: ImagePayload, policy: LoadPolicy, auto_orient: bool = True) -> np.ndarray:
+def load_image(payload: ImagePayload, limits: ImageLimits, auto_orient: bool = True) -> np.ndarray:
     """Decode ``payload`` whole; EXIF orientation is applied when ``auto_orient``."""
-    return decode_payload(payload, policy, auto_orient).pixels
+    return decode_payload(payload, limits, auto_orient).pixels
 
 
 def decode_payload(
     payload: ImagePayload,
-    policy: LoadPolicy,
+    limits: ImageLimits,
     auto_orient: bool = True,
     at_least: tuple[int, int] | None = None,
 ) -> DecodedImage:
     """Decode ``payload``, at a reduced scale where it is a JPEG that stays at least
-    ``at_least`` (width, height, oriented) pixels at that scale and the policy allows;
+    ``at_least`` (width, height, oriented) pixels at that scale and the limits allow it;
     whole otherwise. EXIF orientation is applied when ``auto_orient``."""
     if payload.type is ImageType.NUMPY:
-        image = _array_to_bgr(_load_numpy(_as_bytes(payload.value), policy.allow_pickled_numpy))
-        _check_pixels(image.shape[1], image.shape[0], policy.max_pixels)
+        data = _as_bytes(payload.value)
+        image = _array_to_bgr(load_numpy_image(data, limits.allow_pickled_numpy, limits.max_pixels))
         return DecodedImage(image, image.shape[1], image.shape[0])
     if payload.type is ImageType.URL:
-        data = fetch_url(str(payload.value), policy.url)
+        data = fetch_url(str(payload.value), limits.url)
     elif payload.type is ImageType.BASE64:
         data = decode_base64(payload.value)
     else:
@@ -117,13 +111,13 @@ def decode_payload(
     # A small file can declare a huge image: refuse it before decoding a pixel.
     header = read_header(data)
     if header is not None:
-        _check_pixels(header.width, header.height, policy.max_pixels)
-        if header.jpeg and at_least is not None and policy.scaled_jpeg_decode:
+        check_pixels(header.width, header.height, limits.max_pixels)
+        if header.jpeg and at_least is not None and limits.scaled_jpeg_decode:
             reduced = _decode_reduced(data, header, auto_orient, at_least)
             if reduced is not None:
                 return reduced
     image = decode_image_bytes(data, auto_orient)
-    _check_pixels(image.shape[1], image.shape[0], policy.max_pixels)
+    check_pixels(image.shape[1], image.shape[0], limits.max_pixels)
     return DecodedImage(image, image.shape[1], image.shape[0])
 
 
@@ -151,13 +145,6 @@ def _decode_reduced(
     return DecodedImage(image, width, height)
 
 
-def image_decoder_environment(settings: ServerSettings) -> dict[str, str]:
-    """Environment of a process that decodes images: OpenCV's own pixel limit, which it
-    reads once when it loads, set to ours, for the formats whose header Pillow cannot
-    read (:func:`read_header`)."""
-    return {"OPENCV_IO_MAX_IMAGE_PIXELS": str(settings.max_image_pixels)}
-
-
 def read_header(data: bytes) -> ImageHeader | None:
     """What an encoded image declares, read from its header alone (Pillow parses
     headers lazily); None for a format Pillow does not know, left to OpenCV."""
@@ -180,14 +167,6 @@ def _orientation(image: Image.Image) -> int:
     except Exception:  # noqa: BLE001 - malformed EXIF raises nearly anything
         return 1
     return value if isinstance(value, int) else 1
-
-
-def _check_pixels(width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise PayloadTooLargeError(
-            f"Image of {width}x{height} pixels exceeds this server's limit of {max_pixels} "
-            "pixels (RFSERVE_MAX_IMAGE_PIXELS)"
-        )
 
 
 def decode_image_bytes(data: bytes, auto_orient: bool = True) -> np.ndarray:
@@ -221,39 +200,13 @@ def decode_base64(value: str | bytes) -> bytes:
         raise InvalidImageError(f"Image is not valid base64: {exc}") from None
 
 
-def _load_numpy(data: bytes, allow_pickle: bool) -> np.ndarray:
-    if data.startswith(_NPY_MAGIC):
-        try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except ValueError as exc:
-            raise InvalidImageError(f"Invalid .npy payload: {exc}") from None
-    elif allow_pickle:
-        try:
-            array = pickle.loads(data)  # noqa: S301 - explicitly enabled by the operator
-        except Exception as exc:  # a corrupt pickle can raise nearly anything
-            raise InvalidImageError(f"Invalid pickled NumPy payload: {exc}") from None
-    else:
-        raise InvalidImageError(
-            "NumPy payloads must use the .npy format (numpy.save); pickled arrays are "
-            "refused unless the server sets RFSERVE_ALLOW_PICKLED_NUMPY=true"
-        )
-    if not isinstance(array, np.ndarray):
-        raise InvalidImageError("NumPy payload is not an array")
-    return array
-
-
 def _array_to_bgr(array: np.ndarray) -> np.ndarray:
-    """Accept HxW, HxWx1, HxWx3 (BGR) and HxWx4 (BGRA) uint8 arrays, as cv2 makes them."""
-    if array.dtype != np.uint8:
-        raise InvalidImageError(f"NumPy image must be uint8, got {array.dtype}")
-    if array.size == 0:
-        raise InvalidImageError("NumPy image is empty")
-    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
-        return cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2BGR)
-    if array.ndim == 3 and array.shape[2] == 4:
-        return cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
-    if array.ndim == 3 and array.shape[2] == 3:
-        return np.ascontiguousarray(array)
-    raise InvalidImageError(
-        f"NumPy image must be HxW or HxWxC with C in 1, 3, 4; got {array.shape}"
-    )
+    """HxW, HxWx1, HxWx3 (BGR) or HxWx4 (BGRA) uint8, as cv2 makes them (the payload's
+    reader checked that much) → HxWx3 BGR."""
+    if array.ndim == 2 or array.shape[2] == 1:
+        return cv2.cvtColor(
+            np.ascontiguousarray(array.reshape(array.shape[:2])), cv2.COLOR_GRAY2BGR
+        )
+    if array.shape[2] == 4:
+        return cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_BGRA2BGR)
+    return np.ascontiguousarray(array)

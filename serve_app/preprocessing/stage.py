@@ -6,6 +6,11 @@ the model stage as one batch, and the images that asked for a drawing get their
 predictions drawn here, where the decoded pixels already are. The preprocessing
 deployment runs one of these in front of a handle to the model deployment; the fused
 composition runs one in front of the model host itself.
+
+A model's spec (task, input size, steps, class names and colours) comes from that
+model stage, which loads the model anyway, and is kept here: this stage never reads a
+model package, so it needs neither the weight sources nor their credentials, and a
+node running only preprocessing never downloads a network.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import cv2
 import numpy as np
 
 from serve_app.batching import HopStats
-from serve_app.config import ServerSettings
 from serve_app.core.frames import FrameTransform
 from serve_app.core.predictions import (
     Classification,
@@ -37,10 +41,11 @@ from serve_app.core.requests import (
     VisualizationStyle,
 )
 from serve_app.core.spec import ModelSpec
-from serve_app.core.stages import ModelClient
+from serve_app.core.stages import ModelStage
 from serve_app.errors import InvalidRequestError
 from serve_app.observability.metrics import server_metrics
-from serve_app.preprocessing.image_loading import LoadPolicy, decode_payload
+from serve_app.preprocessing.config import PreprocessConfig
+from serve_app.preprocessing.image_loading import ImageLimits, decode_payload
 from serve_app.preprocessing.prepare import decode_floor, prepare_decoded, should_auto_orient
 from serve_app.preprocessing.visualization import (
     class_colors,
@@ -48,7 +53,6 @@ from serve_app.preprocessing.visualization import (
     draw_detections,
     encode_jpeg,
 )
-from serve_app.weights import ModelStore
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,12 @@ class _Prepared:
 
 
 class PreprocessStage:
-    def __init__(self, settings: ServerSettings, threads: int) -> None:
-        self._store = ModelStore.from_settings(settings)
-        self._policy = LoadPolicy.from_settings(settings)
+    def __init__(self, config: PreprocessConfig) -> None:
+        self._limits = config.images
+        self._specs: dict[str, ModelSpec] = {}
         # Parallelism comes from the pool; OpenCV's own threads would only contend.
         cv2.setNumThreads(1)
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="preprocess")
+        self._pool = ThreadPoolExecutor(config.threads, thread_name_prefix="preprocess")
         # Counted only: the ingress and the model host record these hops' metrics.
         self.sent = HopStats()
         """Calls to the model stage: the hop into the model replica."""
@@ -73,12 +77,12 @@ class PreprocessStage:
         """Groups run: the hop into this stage."""
 
     async def run_group(
-        self, group: RequestGroup, model: ModelClient
+        self, group: RequestGroup, model: ModelStage
     ) -> list[RequestResult | BaseException]:
         """One result per request of ``group``: an image that cannot be decoded fails
         its own request, a model that cannot serve the group fails all of them."""
         self.received.record(len(group.requests), group.image_count)
-        spec = await self._spec(group)
+        spec = await self._spec(group, model)
         start = time.perf_counter()
         prepared = await self._prepare_all(group.requests, spec)
         server_metrics().stage_seconds.observe(
@@ -112,11 +116,10 @@ class PreprocessStage:
     def stats(self) -> dict[str, object]:
         return {"received": self.received.snapshot(), "sent": self.sent.snapshot()}
 
-    async def _spec(self, group: RequestGroup) -> ModelSpec:
-        package = self._store.known(group.model_id)
-        if package is None:  # fetching it may take a while: off the event loop
-            package = await asyncio.to_thread(self._store.package, group.model_id, group.api_key)
-        spec = package.spec
+    async def _spec(self, group: RequestGroup, model: ModelStage) -> ModelSpec:
+        spec = self._specs.get(group.model_id)
+        if spec is None:
+            spec = self._specs[group.model_id] = await model.spec(group.model_id, group.api_key)
         if group.task is not None and spec.task is not group.task:
             raise InvalidRequestError(
                 f"Model {group.model_id} is a {spec.task.value} model and cannot serve "
@@ -137,7 +140,7 @@ class PreprocessStage:
                     image,
                     spec,
                     request.options,
-                    self._policy,
+                    self._limits,
                     request.visualization is not None,
                 )
                 for image in request.images
@@ -186,12 +189,12 @@ def _prepare(
     image: ImagePayload,
     spec: ModelSpec,
     options: PreprocessOptions,
-    policy: LoadPolicy,
+    limits: ImageLimits,
     keep_decoded: bool,
 ) -> _Prepared:
     # A drawing is made on the whole image; the network alone may take a reduced one.
     at_least = None if keep_decoded else decode_floor(spec, options)
-    decoded = decode_payload(image, policy, should_auto_orient(spec, options), at_least)
+    decoded = decode_payload(image, limits, should_auto_orient(spec, options), at_least)
     pixels, frame = prepare_decoded(decoded, spec, options)
     return _Prepared(pixels, frame, decoded.pixels if keep_decoded else None)
 

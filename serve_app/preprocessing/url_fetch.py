@@ -22,15 +22,12 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpcore
 import httpx
 
 from serve_app.errors import InvalidImageError, UrlNotAllowedError
-
-if TYPE_CHECKING:
-    from serve_app.config.settings import ServerSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -51,21 +48,15 @@ _HEADERS = ((b"Accept-Encoding", b"identity"), (b"User-Agent", b"serve-app"))
 
 @dataclass(frozen=True)
 class UrlFetchPolicy:
-    enabled: bool = True
-    allow: tuple[str, ...] = ()  # host names or CIDR networks reachable although non-global
-    max_bytes: int = 20 * 2**20
-    timeout_s: float = 10.0  # one budget for the whole fetch, redirects included
-    max_redirects: int = 3
+    """Whether and how far the server fetches image URLs (defaults: the settings')."""
 
-    @classmethod
-    def from_settings(cls, settings: ServerSettings) -> UrlFetchPolicy:
-        return cls(
-            enabled=settings.allow_url_input,
-            allow=tuple(settings.url_allow_networks),
-            max_bytes=settings.url_max_bytes,
-            timeout_s=settings.url_timeout_s,
-            max_redirects=settings.url_max_redirects,
-        )
+    enabled: bool
+    allow: tuple[str, ...]
+    """Host names or CIDR networks reachable although not global (private, loopback)."""
+    max_bytes: int
+    timeout_s: float
+    """One budget for the whole fetch, redirects included."""
+    max_redirects: int
 
 
 def fetch_url(url: str, policy: UrlFetchPolicy) -> bytes:
@@ -142,7 +133,10 @@ def _check_url(url: httpx.URL, policy: UrlFetchPolicy, deadline: float) -> list[
         if _forbidden(ip):
             raise UrlNotAllowedError(f"image URL {where} resolves to a forbidden address")
         if not _public(ip) and host not in names and not any(ip in n for n in nets):
-            raise UrlNotAllowedError(f"image URL {where} resolves to a non-public address")
+            raise UrlNotAllowedError(
+                f"image URL {where} resolves to a non-public address ({ip}); the server "
+                "fetches from it only if RFSERVE_URL_ALLOW_NETWORKS lists its host or network"
+            )
     return addresses
 
 

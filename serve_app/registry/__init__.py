@@ -1,5 +1,6 @@
 """The model registry: which replica holds which model; unloading from all of them."""
 
+from serve_app.registry.config import RegistryConfig
 from serve_app.registry.deployment import ModelRegistry
 from serve_app.registry.in_process import RegistryHandle
 from serve_app.registry.records import ModelRecord, Orders, RegisteredModel, ReplicaRef
@@ -9,6 +10,7 @@ __all__ = [
     "ModelRegistry",
     "Orders",
     "RegisteredModel",
+    "RegistryConfig",
     "RegistryHandle",
     "ReplicaRef",
 ]

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from ray import serve
 
 from serve_app.core.engines import EngineStatus
+from serve_app.registry.config import RegistryConfig
 from serve_app.registry.records import ModelRecord, Orders, RegisteredModel, ReplicaRef
 
 logger = logging.getLogger("ray.serve")
@@ -67,8 +68,8 @@ class _ReplicaState:
     logging_config={"enable_access_log": False},
 )
 class ModelRegistry:
-    def __init__(self, preload_models: list[str]) -> None:
-        self._preload = list(preload_models)
+    def __init__(self, config: RegistryConfig) -> None:
+        self._preload = list(config.preload)
         self._preloaded: set[str] = set()
         self._replicas: dict[str, _ReplicaState] = {}
         self._changed = asyncio.Condition()

@@ -13,6 +13,7 @@ from typing import Any
 
 from ray.serve.handle import DeploymentHandle
 
+from serve_app.registry.config import RegistryConfig
 from serve_app.registry.deployment import ModelRegistry
 
 
@@ -39,8 +40,8 @@ RegistryHandle = DeploymentHandle | InProcessHandle
 """How the stages reach the model registry: its deployment, or the one in this process."""
 
 
-def in_process_registry(preload_models: list[str]) -> InProcessHandle:
+def in_process_registry(config: RegistryConfig) -> InProcessHandle:
     """A registry of this process's own (on the event loop it is made on)."""
     # The deployment's own class, not the Serve deployment wrapping it.
     registry_class: Any = ModelRegistry.func_or_class  # type: ignore[attr-defined]
-    return InProcessHandle(registry_class(preload_models))
+    return InProcessHandle(registry_class(config))

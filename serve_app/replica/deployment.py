@@ -12,27 +12,22 @@ from __future__ import annotations
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from serve_app.config import BatchingConfig, EngineConfig, ServerSettings
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
+from serve_app.core.spec import ModelSpec
 from serve_app.errors import ServeAppError
+from serve_app.replica.config import ModelReplicaConfig
 from serve_app.replica.host import ModelHost
 
 
 @serve.deployment
 class ModelReplica:
-    def __init__(
-        self,
-        settings: ServerSettings,
-        engine: EngineConfig,
-        batching: BatchingConfig,
-        registry: DeploymentHandle,
-    ) -> None:
-        self._host = ModelHost(settings, engine, batching)
+    def __init__(self, config: ModelReplicaConfig, *, registry: DeploymentHandle) -> None:
+        self._host = ModelHost(config)
         # Serve runs __init__ on the replica's event loop.
         self._host.start(registry)
 
-    # Both answer a ServeAppError rather than raise it: Serve logs what a replica raises
+    # Each answers a ServeAppError rather than raise it: Serve logs what a replica raises
     # with a traceback, and a missing or broken model is the client's to hear about.
     async def infer(
         self, model_id: str, batch: ImageBatch, api_key: str | None = None
@@ -49,6 +44,14 @@ class ModelReplica:
         except ServeAppError as exc:
             return exc
         return None
+
+    async def spec(self, model_id: str, api_key: str | None = None) -> ModelSpec | ServeAppError:
+        """What ``model_id``'s package declares: how the preprocessing stage learns a
+        model without reading its package."""
+        try:
+            return await self._host.spec(model_id, api_key)
+        except ServeAppError as exc:
+            return exc
 
     def stats(self) -> dict[str, object]:
         return self._host.stats()

@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from serve_app.core.engines import BuildStatus, EngineStatus
+from serve_app.core.engines import BuildState, BuildStatus, EngineOrigin, EngineStatus
 from serve_app.engines.base import Engine
 
 if TYPE_CHECKING:
-    from serve_app.engines.factory import EngineBuild
-    from serve_app.weights.engine_store import EngineStore
+    from serve_app.engines.builds import EngineBuild
+    from serve_app.engines.store import EngineStore
 
 logger = logging.getLogger("ray.serve")
 
@@ -42,11 +42,11 @@ class EngineSwitch:
         self._store = store
         self._fallback = fallback
         self._guard = threading.Lock()
-        self._state = "queued"
+        self._state = BuildState.QUEUED
         self._progress = 0.0
         self._started: float | None = None
         self._finished: float | None = None
-        self._origin: str | None = None
+        self._origin: EngineOrigin | None = None
         self._error: str | None = None
         self._on_change: Callable[[], None] = lambda: None
         self._thread: threading.Thread | None = None
@@ -96,14 +96,14 @@ class EngineSwitch:
             engine, origin = self._build.run(self._store, self._report)
         except Exception as exc:  # keep serving on the engine we have
             logger.exception("Building the %s engine of %s failed", self._build.backend, model)
-            self._finish("failed", error=f"{type(exc).__name__}: {exc}")
+            self._finish(BuildState.FAILED, error=f"{type(exc).__name__}: {exc}")
             return
         # The new engine and its "ready" state appear together: nobody reading the
         # status may see one without the other.
-        self._finish("ready", origin=origin.value, engine=engine)
+        self._finish(BuildState.READY, origin=origin, engine=engine)
         logger.info("Model %s now runs on %s (%s)", model, engine.name, origin.value)
 
-    def _report(self, state: str, progress: float) -> None:
+    def _report(self, state: BuildState, progress: float) -> None:
         with self._guard:
             changed = state != self._state or progress - self._progress >= PROGRESS_STEP
             self._state = state
@@ -113,8 +113,8 @@ class EngineSwitch:
 
     def _finish(
         self,
-        state: str,
-        origin: str | None = None,
+        state: BuildState,
+        origin: EngineOrigin | None = None,
         error: str | None = None,
         engine: Engine | None = None,
     ) -> None:
@@ -123,6 +123,6 @@ class EngineSwitch:
                 self._live = engine
             self._state, self._origin, self._error = state, origin, error
             self._finished = time.monotonic()
-            if state == "ready":
+            if state is BuildState.READY:
                 self._progress = 1.0
         self._on_change()

@@ -3,7 +3,10 @@
 A :class:`ModelHost` holds up to ``MAX_ACTIVE_MODELS`` models (least recently used
 evicted first), groups the images sent for each model into forward passes of at most
 ``batching.max_batch_size``, and runs them off the event loop. The model deployment
-serves one over Ray handles; the fused composition calls one in process.
+serves one over Ray handles; the fused composition calls one in process. It builds
+its collaborators from its config: the package store and the weight sources behind
+it, the engine store (sharing built engines through S3 where S3 is a source), and the
+models' engines by the config's engine factory.
 """
 
 from __future__ import annotations
@@ -13,37 +16,39 @@ import logging
 import time
 
 from serve_app.batching import Grouper, HopStats
-from serve_app.config import BatchingConfig, EngineConfig, ServerSettings
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
+from serve_app.core.spec import ModelSpec
+from serve_app.engines.store import EngineStore
 from serve_app.errors import ServeAppError
 from serve_app.observability.metrics import server_metrics
 from serve_app.registry import RegistryHandle
+from serve_app.replica.config import ModelReplicaConfig
 from serve_app.replica.loaded_model import LoadedModel
-from serve_app.replica.model_cache import ModelCache
+from serve_app.replica.multiplexed import MultiplexedModels
 from serve_app.replica.registry_link import RegistryLink
-from serve_app.weights import ModelStore
-from serve_app.weights.engine_store import EngineStore
+from serve_app.weights.s3 import S3Source
+from serve_app.weights.store import package_store
 
 logger = logging.getLogger("ray.serve")
 
 
 class ModelHost:
-    def __init__(
-        self, settings: ServerSettings, engine: EngineConfig, batching: BatchingConfig
-    ) -> None:
-        self._store = ModelStore.from_settings(settings)
-        self._engine_store = EngineStore.from_settings(settings)
-        self._engine_options = engine.options(batching.max_batch_size)
-        self._max_batch_size = batching.max_batch_size
-        self._preload = list(settings.preload_models)
-        self.models = ModelCache(
-            self._load_model, settings.max_active_models, on_evicted=_count_evictions
+    def __init__(self, config: ModelReplicaConfig) -> None:
+        weights = config.weights
+        self._store = package_store(weights)
+        share = S3Source(weights.s3) if weights.s3 is not None else None
+        self._engine_store = EngineStore(weights.cache_dir, share)
+        self._engines = config.engines
+        self._max_batch_size = config.batching.max_size
+        self._preload = list(config.preload)
+        self.models = MultiplexedModels(
+            self._load_model, config.max_active_models, on_evicted=_count_evictions
         )
         self._batches: Grouper[str, ImageBatch, list[Prediction]] = Grouper(
             self._run_group,
-            max_size=batching.max_batch_size,
-            max_in_flight=batching.max_in_flight,
+            max_size=config.batching.max_size,
+            max_in_flight=config.batching.max_in_flight,
             size_of=len,
             stats=HopStats("batch"),
         )
@@ -79,6 +84,18 @@ class ModelHost:
         self.models.offer_key(model_id, api_key)
         await self._model(model_id)
 
+    async def spec(self, model_id: str, api_key: str | None = None) -> ModelSpec:
+        """What the model's package declares: from the model where this replica holds
+        it, else from its package (fetched into the node's cache if need be), without
+        loading it here. The request's images come next, and Serve may route them to
+        another replica before it learns that this one holds the model: a load here
+        would then be a second one."""
+        held = self.models.held().get(model_id)
+        if held is not None:
+            return held.spec
+        package = await asyncio.to_thread(self._store.package, model_id, api_key)
+        return package.spec
+
     def stats(self) -> dict[str, object]:
         return {
             "received": self.received.snapshot(),
@@ -106,13 +123,23 @@ class ModelHost:
         try:
             package = await asyncio.to_thread(self._store.package, model_id, api_key)
             model = await asyncio.to_thread(
-                LoadedModel.load, package, self._engine_options, self._engine_store
+                LoadedModel.load, package, self._engines, self._engine_store
             )
         except Exception:
             metrics.model_loads.inc(tags={"model": "", "result": "failed"})
             raise
+        elapsed = time.perf_counter() - start
         metrics.model_loads.inc(tags={"model": model_id, "result": "loaded"})
-        metrics.model_load_seconds.observe(time.perf_counter() - start, tags={"model": model_id})
+        metrics.model_load_seconds.observe(elapsed, tags={"model": model_id})
+        status = model.engines.status()
+        logger.info(
+            "Model %s loaded from %s in %.2f s (%s on %s)",
+            model_id,
+            self._store.origin(model_id),
+            elapsed,
+            status.live,
+            status.device,
+        )
         self.model_loads += 1
         # The optimised engine builds behind the one that serves now.
         model.engines.start(self._engine_changed)

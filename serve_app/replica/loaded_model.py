@@ -11,18 +11,18 @@ import numpy as np
 
 from serve_app.core.predictions import Prediction
 from serve_app.core.requests import ImageBatch
-from serve_app.core.spec import ModelSpec
+from serve_app.core.spec import ModelPackage, ModelSpec
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.registry import AnyDecoder, decoder_for
-from serve_app.engines import DeviceEngine, Engine, EngineOptions
+from serve_app.engines.base import DeviceEngine, Engine, images_to_device
 from serve_app.engines.passes import infer_counted
 from serve_app.observability.metrics import server_metrics
 from serve_app.replica.engine_switch import EngineSwitch
-from serve_app.weights.package import ModelPackage
 
 if TYPE_CHECKING:
     from serve_app.device.decoding import DeviceDecoder
-    from serve_app.weights.engine_store import EngineStore
+    from serve_app.engines.factory import EngineFactory
+    from serve_app.engines.store import EngineStore
 
 
 @dataclass
@@ -36,22 +36,14 @@ class LoadedModel:
     def load(
         cls,
         package: ModelPackage,
-        options: EngineOptions,
+        engines: EngineFactory,
         store: EngineStore | None = None,
     ) -> LoadedModel:
-        """The model on an engine that serves now; :meth:`EngineSwitch.start` builds
-        the optimised one, where the backend has one."""
-        from serve_app.engines.factory import create_engine, optimised_build
-        from serve_app.engines.selection import select_engine
-
+        """The model on the engine it starts on; :meth:`EngineSwitch.start` builds the
+        optimised one, where the factory gave one to build."""
         decoder = decoder_for(package.spec)  # fails fast, before the weights are loaded
-        selection = select_engine(options)
-        engine = create_engine(options, package, selection)
-        # A network torch could not convert (served by ONNX Runtime) has no traced form;
-        # TensorRT parses the ONNX itself, so it builds either way.
-        unconverted = selection.backend == "torch" and not isinstance(engine, DeviceEngine)
-        build = None if unconverted else optimised_build(options, package, selection, store)
-        switch = EngineSwitch(engine, build, store, selection.fallback)
+        made = engines(package, store)
+        switch = EngineSwitch(made.live, made.build, store, made.fallback)
         return cls(package.spec, switch, decoder, ModelHead.from_spec(package.spec))
 
     @cached_property
@@ -94,9 +86,7 @@ class LoadedModel:
         outputs are decoded there where the head has a device reader."""
         import torch
 
-        from serve_app.engines.torch_engine import images_to_device
-
-        outputs = engine.forward(images_to_device(batch.pixels, torch.device(engine.device)))
+        outputs = engine.forward(images_to_device(batch.pixels, engine.device))
         decoder = self.device_decoder
         if decoder is not None and decoder.fits(outputs, self.head):
             with torch.inference_mode():

@@ -11,7 +11,7 @@ from ray import serve
 
 from serve_app.registry import ModelRecord, Orders, RegistryHandle, ReplicaRef
 from serve_app.replica.loaded_model import LoadedModel
-from serve_app.replica.model_cache import ModelCache
+from serve_app.replica.multiplexed import MultiplexedModels
 
 logger = logging.getLogger("ray.serve")
 
@@ -20,7 +20,7 @@ RETRY_S = 1.0
 
 
 class RegistryLink:
-    def __init__(self, registry: RegistryHandle, cache: ModelCache) -> None:
+    def __init__(self, registry: RegistryHandle, cache: MultiplexedModels) -> None:
         self._registry = registry
         self._cache = cache
         self._replica = ReplicaRef(

@@ -1,35 +1,35 @@
-"""Writing downloads and builds so that only a complete, verified copy ever has its
-name: files written whole before they are renamed, folders filled in staging before
-they are moved into place."""
+"""Writing downloads so that only a complete, verified copy ever has its name: each
+file is written whole, and checked, before it is renamed (folders: ``core/folders.py``)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from serve_app.errors import IncompleteDownloadError
 
-STAGING_DIR = ".staging"
-"""Under a cache root: folders being filled, never read from."""
-LOCKS_DIR = ".locks"
-"""Under a cache root: one lock file per model or engine, shared by the node's processes."""
+ProgressReport = Callable[[str, int, "int | None"], None]
+"""Told ``(file name, bytes written so far, bytes announced or None)`` as a download
+starts (0 bytes) and after each chunk; a retried download starts again from 0."""
+
+# A context variable rather than a parameter: the weight sources' protocol stays as
+# the server uses it, and only a caller that wants progress (``rfserve models pull``)
+# sets one around its fetch, for its own thread.
+_progress: ContextVar[ProgressReport | None] = ContextVar("download_progress", default=None)
 
 
-def fresh_folder(path: Path) -> None:
-    """An empty ``path``: whatever is there is a crashed download's or build's (the
-    caller holds the lock that would have kept a live one)."""
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-
-
-def publish_folder(staging: Path, target: Path) -> None:
-    """Move a complete ``staging`` folder to ``target``, replacing any leftover there."""
-    shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(target)
+@contextmanager
+def reporting_progress(report: ProgressReport) -> Iterator[None]:
+    """Every :func:`write_verified` of this thread inside the block tells ``report``."""
+    token = _progress.set(report)
+    try:
+        yield
+    finally:
+        _progress.reset(token)
 
 
 def write_verified(
@@ -49,12 +49,17 @@ def write_verified(
     partial = dest.with_name(f".{dest.name}.part")
     digest = hashlib.md5(usedforsecurity=False)
     size = 0
+    report = _progress.get()
     try:
         with partial.open("wb") as out:
+            if report is not None:
+                report(dest.name, 0, expected_size)
             for chunk in chunks:
                 out.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
+                if report is not None:
+                    report(dest.name, size, expected_size)
             out.flush()
             os.fsync(out.fileno())  # complete on disk before the rename makes it visible
         if expected_size is not None and size != expected_size:

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from serve_app.config import ServerSettings
 from serve_app.errors import (
     IncompleteDownloadError,
     UpstreamTimeoutError,
@@ -51,10 +50,6 @@ class WeightsHttpClient:
         self._client = httpx.Client(timeout=timeout_s, follow_redirects=True)
         httpx_logger = logging.getLogger("httpx")
         httpx_logger.setLevel(max(httpx_logger.getEffectiveLevel(), logging.WARNING))
-
-    @classmethod
-    def from_settings(cls, settings: ServerSettings) -> WeightsHttpClient:
-        return cls(settings.weights_timeout_s, RetryPolicy.from_settings(settings))
 
     def get_json(self, url: str, params: dict[str, str], what: str) -> tuple[int, Any]:
         """Status and JSON body (None if not JSON) of ``GET url``; statuses below 500

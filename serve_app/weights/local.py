@@ -8,23 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from serve_app.core.ids import ModelId
 from serve_app.weights.package import ENVIRONMENT_FILE, find_weights
-
-if TYPE_CHECKING:  # the settings need pydantic, which bench/gpu_check.py runs without
-    from serve_app.config import ServerSettings
-
-BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
-
-
-def local_model_dirs(settings: ServerSettings) -> list[Path]:
-    """Folders searched when ``local`` is among the weight sources, in order."""
-    if "local" not in settings.weight_sources:
-        return []
-    extra = [settings.local_models_dir] if settings.local_models_dir is not None else []
-    return [*extra, BUNDLED_MODELS_DIR]
 
 
 def find_local_package(dirs: Sequence[Path], model_id: ModelId) -> Path | None:

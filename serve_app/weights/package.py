@@ -11,7 +11,6 @@ The package never loads the network itself: engines do that.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,15 @@ from google.protobuf.message import DecodeError
 from serve_app.core.families import input_normalization
 from serve_app.core.frames import ResizeMode
 from serve_app.core.ids import ModelId, Task
-from serve_app.core.spec import ContrastType, CropBox, ModelSpec, PreprocessingSpec, ResizeSpec
+from serve_app.core.spec import (
+    ClassificationActivation,
+    ContrastType,
+    CropBox,
+    ModelPackage,
+    ModelSpec,
+    PreprocessingSpec,
+    ResizeSpec,
+)
 from serve_app.errors import ModelLoadError
 
 WEIGHTS_FILE = "weights.onnx"
@@ -31,6 +38,9 @@ ENVIRONMENT_FILE = "environment.json"
 CLASS_NAMES_FILE = "class_names.txt"
 MODEL_TYPE_FILE = "model_type.json"
 KEYPOINTS_METADATA_FILE = "keypoints_metadata.json"
+INFERENCE_CONFIG_FILE = "inference_config.json"
+"""Roboflow's newer package format (``inference_models``); only its
+``post_processing`` is read, and only for classifiers."""
 
 # model_type.json keys: Roboflow's server writes the first of each pair, the Roboflow
 # API (and earlier versions of this server) the second.
@@ -38,62 +48,53 @@ TASK_KEYS = ("project_task_type", "type")
 MODEL_TYPE_KEYS = ("model_type", "modelType")
 
 
-@dataclass(frozen=True)
-class ModelPackage:
-    """A package folder and what it declares."""
-
-    spec: ModelSpec
-    path: Path
-    weights_file: str = WEIGHTS_FILE
-
-    @property
-    def weights_path(self) -> Path:
-        return self.path / self.weights_file
-
-    @classmethod
-    def load(cls, model_id: ModelId, path: Path) -> ModelPackage:
-        """Parse the package's files; a malformed one is a :class:`ModelLoadError` now,
-        when it is fetched, not on some later request."""
-        try:
-            task, model_type = read_model_type(path / MODEL_TYPE_FILE)
-            weights = find_weights(path)
-            if weights is None:
-                raise ModelLoadError(f"no network file ({' or '.join(WEIGHTS_FILES)}) in {path}")
-            environment = json.loads((path / ENVIRONMENT_FILE).read_text())
-            preprocessing = parse_preprocessing(environment.get("PREPROCESSING", {}))
-            batch, height, width = _read_input_shape(weights)
-            keypoint_names = (
-                read_keypoint_names(path / KEYPOINTS_METADATA_FILE)
-                if task is Task.KEYPOINT_DETECTION
-                else ()
-            )
-        except ModelLoadError as exc:
-            raise ModelLoadError(f"Model {model_id} is not a usable model package: {exc}") from exc
-        except (OSError, ValueError, KeyError, TypeError, StopIteration, DecodeError) as exc:
-            raise ModelLoadError(
-                f"Model {model_id} is not a usable model package: {exc!r}"
-            ) from exc
-        if height is None or width is None:
-            if preprocessing.resize is None:
-                raise ModelLoadError(
-                    f"Model {model_id} has a dynamic input size and no resize in environment.json"
-                )
-            height, width = preprocessing.resize.height, preprocessing.resize.width
-        spec = ModelSpec(
-            model_id=model_id,
-            task=task,
-            model_type=model_type,
-            class_names=_read_class_names(path, environment),
-            input_width=width,
-            input_height=height,
-            batch_size=batch,
-            preprocessing=preprocessing,
-            colors=dict(environment.get("COLORS") or {}),
-            multilabel=bool(environment.get("MULTICLASS", False)),
-            normalization=input_normalization(task, model_type),
-            keypoint_names=keypoint_names,
+def read_package(model_id: ModelId, path: Path) -> ModelPackage:
+    """Parse the package's files; a malformed one is a :class:`ModelLoadError` now,
+    when it is fetched, not on some later request."""
+    try:
+        task, model_type = read_model_type(path / MODEL_TYPE_FILE)
+        weights = find_weights(path)
+        if weights is None:
+            raise ModelLoadError(f"no network file ({' or '.join(WEIGHTS_FILES)}) in {path}")
+        environment = json.loads((path / ENVIRONMENT_FILE).read_text())
+        preprocessing = parse_preprocessing(environment.get("PREPROCESSING", {}))
+        batch, height, width = _read_input_shape(weights)
+        keypoint_names = (
+            read_keypoint_names(path / KEYPOINTS_METADATA_FILE)
+            if task is Task.KEYPOINT_DETECTION
+            else ()
         )
-        return cls(spec, path, weights.name)
+        multilabel, activation = (
+            read_classification_scores(path / INFERENCE_CONFIG_FILE, environment)
+            if task is Task.CLASSIFICATION
+            else (False, ClassificationActivation.SOFTMAX)
+        )
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"Model {model_id} is not a usable model package: {exc}") from exc
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, DecodeError) as exc:
+        raise ModelLoadError(f"Model {model_id} is not a usable model package: {exc!r}") from exc
+    if height is None or width is None:
+        if preprocessing.resize is None:
+            raise ModelLoadError(
+                f"Model {model_id} has a dynamic input size and no resize in environment.json"
+            )
+        height, width = preprocessing.resize.height, preprocessing.resize.width
+    spec = ModelSpec(
+        model_id=model_id,
+        task=task,
+        model_type=model_type,
+        class_names=_read_class_names(path, environment),
+        input_width=width,
+        input_height=height,
+        batch_size=batch,
+        preprocessing=preprocessing,
+        colors=dict(environment.get("COLORS") or {}),
+        multilabel=multilabel,
+        activation=activation,
+        normalization=input_normalization(task, model_type),
+        keypoint_names=keypoint_names,
+    )
+    return ModelPackage(spec, path, weights.name)
 
 
 def find_weights(folder: Path) -> Path | None:
@@ -129,6 +130,55 @@ def read_model_type(path: Path) -> tuple[Task, str]:
             f"{path} names task {task_name!r}, which this server does not serve ({served})"
         ) from None
     return task, model_type
+
+
+def read_classification_scores(
+    inference_config: Path, environment: dict[str, Any]
+) -> tuple[bool, ClassificationActivation]:
+    """Whether a classifier is multi-label, and what makes its outputs scores.
+
+    A package that declares its post-processing (``inference_config.json``'s
+    ``post_processing``: ``{"type": "softmax" | "sigmoid", "fused": bool}``) gets what
+    it declares: a sigmoid makes it multi-label, and a ``fused`` activation is already
+    in the network. Otherwise Roboflow's legacy ``MULTICLASS`` decides, and Roboflow's
+    server reports a legacy multi-label model's outputs as they are.
+    """
+    multiclass = environment.get("MULTICLASS")
+    declared = _declared_post_processing(inference_config)
+    if declared is None:
+        if multiclass:
+            return True, ClassificationActivation.NONE
+        return False, ClassificationActivation.SOFTMAX
+    kind, fused = declared
+    multilabel = kind is ClassificationActivation.SIGMOID
+    if multiclass is not None and bool(multiclass) != multilabel:
+        raise ModelLoadError(
+            f"{inference_config} declares {kind.value} scores but environment.json's "
+            f"MULTICLASS is {multiclass!r}"
+        )
+    return multilabel, ClassificationActivation.NONE if fused else kind
+
+
+def _declared_post_processing(path: Path) -> tuple[ClassificationActivation, bool] | None:
+    """(activation, fused) of ``inference_config.json``; None where it declares none."""
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path} is not readable JSON: {exc}") from None
+    declared = config.get("post_processing") if isinstance(config, dict) else None
+    if declared is None:
+        return None
+    kinds = (ClassificationActivation.SOFTMAX, ClassificationActivation.SIGMOID)
+    kind = declared.get("type") if isinstance(declared, dict) else None
+    fused = declared.get("fused") if isinstance(declared, dict) else None
+    if kind not in {k.value for k in kinds} or not isinstance(fused, bool):
+        raise ModelLoadError(
+            f"{path}: a classifier's post_processing must be "
+            f'{{"type": "softmax" or "sigmoid", "fused": true or false}}, got {declared!r}'
+        )
+    return ClassificationActivation(kind), fused
 
 
 def read_keypoint_names(path: Path) -> tuple[tuple[str, ...], ...]:

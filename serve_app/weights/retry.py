@@ -8,8 +8,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from serve_app.config import ServerSettings
-
 T = TypeVar("T")
 
 
@@ -19,10 +17,6 @@ class RetryPolicy:
     """Further attempts after the first one fails."""
     backoff_s: float
     """Pause before the first retry; each further pause doubles."""
-
-    @classmethod
-    def from_settings(cls, settings: ServerSettings) -> RetryPolicy:
-        return cls(settings.weights_retries, settings.weights_backoff_s)
 
     def pauses(self) -> Iterator[float]:
         for attempt in range(self.retries):

@@ -14,9 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from serve_app.config import ServerSettings
 from serve_app.errors import (
     ForbiddenError,
     MissingApiKeyError,
@@ -24,6 +23,7 @@ from serve_app.errors import (
     UnauthorizedError,
     UpstreamUnavailableError,
 )
+from serve_app.weights.config import RoboflowConfig
 from serve_app.weights.http import WeightsHttpClient
 from serve_app.weights.package import (
     CLASS_NAMES_FILE,
@@ -66,26 +66,11 @@ class OrtResponse(BaseModel):
 class RoboflowSource:
     name = "roboflow"
 
-    def __init__(
-        self,
-        api_base_url: str,
-        device_id: str,
-        default_api_key: SecretStr | None,
-        http: WeightsHttpClient,
-    ) -> None:
-        self._api_base_url = api_base_url.rstrip("/")
-        self._device_id = device_id
-        self._default_api_key = default_api_key
-        self._http = http
-
-    @classmethod
-    def from_settings(cls, settings: ServerSettings) -> RoboflowSource:
-        return cls(
-            settings.api_base_url,
-            settings.device_id,
-            settings.roboflow_api_key,
-            WeightsHttpClient.from_settings(settings),
-        )
+    def __init__(self, config: RoboflowConfig) -> None:
+        self._api_base_url = config.api_base_url.rstrip("/")
+        self._device_id = config.device_id
+        self._default_api_key = config.api_key
+        self._http = WeightsHttpClient(config.timeout_s, config.retry)
 
     def where(self, model_id: ModelId) -> str:
         return f"Roboflow ({self._api_base_url})"
@@ -116,8 +101,8 @@ class RoboflowSource:
     def _key(self, model_id: ModelId, api_key: str | None) -> str:
         if api_key:
             return api_key
-        if self._default_api_key is not None:
-            return self._default_api_key.get_secret_value()
+        if self._default_api_key:
+            return self._default_api_key
         raise MissingApiKeyError(
             f"Model {model_id} can only come from Roboflow now, which needs an API key: "
             "send api_key or set ROBOFLOW_API_KEY on the server"

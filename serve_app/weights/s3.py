@@ -28,20 +28,15 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import (
     IncompleteDownloadError,
+    StoreAccessDeniedError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
+from serve_app.weights.config import S3Config
 from serve_app.weights.download import write_verified
-from serve_app.weights.retry import RetryPolicy
-
-
-class S3AccessDeniedError(UpstreamUnavailableError):
-    """The store refused these credentials for this call (read-only keys, say)."""
-
 
 S3Client = Any  # boto3 builds its clients at runtime; they carry no static types
 
@@ -54,13 +49,11 @@ _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 class S3Source:
     name = "s3"
 
-    def __init__(self, settings: ServerSettings) -> None:
-        if settings.s3_bucket is None:
-            raise ValueError("S3Source needs settings.s3_bucket")
-        self._settings = settings
-        self._bucket = settings.s3_bucket
-        self._prefix = settings.s3_prefix.strip("/")
-        self._policy = RetryPolicy.from_settings(settings)
+    def __init__(self, config: S3Config) -> None:
+        self._config = config
+        self._bucket = config.bucket
+        self._prefix = config.prefix.strip("/")
+        self._policy = config.retry
         self._s3: S3Client | None = None
         self._client_guard = threading.Lock()
 
@@ -124,30 +117,29 @@ class S3Source:
     def _client(self) -> S3Client:
         with self._client_guard:
             if self._s3 is None:
-                self._s3 = _create_client(self._settings)
+                self._s3 = _create_client(self._config)
             return self._s3
 
 
-def _create_client(settings: ServerSettings) -> S3Client:
+def _create_client(config: S3Config) -> S3Client:
     # Imported here: replicas of a server without S3 never pay for boto3's import.
     import boto3
     from botocore.config import Config
 
-    config = Config(
-        connect_timeout=settings.weights_timeout_s,
-        read_timeout=settings.weights_timeout_s,
-        retries={"max_attempts": settings.weights_retries + 1, "mode": "standard"},
+    client_config = Config(
+        connect_timeout=config.timeout_s,
+        read_timeout=config.timeout_s,
+        retries={"max_attempts": config.retry.retries + 1, "mode": "standard"},
         # S3-compatible stores rarely resolve virtual-hosted bucket names.
-        s3={"addressing_style": "path"} if settings.s3_endpoint_url else None,
+        s3={"addressing_style": "path"} if config.endpoint_url else None,
     )
-    secret = settings.s3_secret_access_key
     return boto3.session.Session().client(
         "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key_id,
-        aws_secret_access_key=secret.get_secret_value() if secret is not None else None,
-        config=config,
+        endpoint_url=config.endpoint_url,
+        region_name=config.region,
+        aws_access_key_id=config.access_key_id,
+        aws_secret_access_key=config.secret_access_key,
+        config=client_config,
     )
 
 
@@ -171,7 +163,7 @@ def _s3_errors(what: str) -> Iterator[None]:
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", "unknown"))
         if code in _DENIED:
-            raise S3AccessDeniedError(
+            raise StoreAccessDeniedError(
                 f"{what}: S3 refused the server's credentials ({code})"
             ) from exc
         raise UpstreamUnavailableError(f"{what}: S3 answered {code}") from exc

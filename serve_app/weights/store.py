@@ -23,16 +23,19 @@ bundled models) come first and are read in place, so they are never stale.
 from __future__ import annotations
 
 import errno
+import logging
 import shutil
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from serve_app.config import ServerSettings
+from serve_app.core.folders import LOCKS_DIR, STAGING_DIR, fresh_folder, publish_folder
 from serve_app.core.ids import ModelId
+from serve_app.core.spec import ModelPackage
 from serve_app.errors import (
     InsufficientStorageError,
     MissingApiKeyError,
@@ -42,11 +45,13 @@ from serve_app.errors import (
     UpstreamTimeoutError,
 )
 from serve_app.weights.base import WeightSource
-from serve_app.weights.download import LOCKS_DIR, STAGING_DIR, fresh_folder, publish_folder
-from serve_app.weights.local import find_local_package, is_complete_package, local_model_dirs
-from serve_app.weights.package import ModelPackage
+from serve_app.weights.config import RemoteSource, S3Config, WeightSources
+from serve_app.weights.local import find_local_package, is_complete_package
+from serve_app.weights.package import read_package
 from serve_app.weights.roboflow import RoboflowSource
 from serve_app.weights.s3 import S3Source
+
+logger = logging.getLogger("ray.serve")
 
 QUARANTINE_DIR = ".quarantine"
 
@@ -59,20 +64,20 @@ LOCK_TIMEOUT_S = 600.0
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-def build_sources(settings: ServerSettings) -> list[WeightSource]:
-    """The configured remote sources, in the configured order; S3 only with a bucket.
-
-    ``local`` folders are not fetched from: see :func:`local_model_dirs`."""
-    sources: list[WeightSource] = []
-    for name in settings.weight_sources:
-        if name == "s3" and settings.s3_bucket is not None:
-            sources.append(S3Source(settings))
-        elif name == "roboflow":
-            sources.append(RoboflowSource.from_settings(settings))
-    return sources
+def build_source(config: RemoteSource) -> WeightSource:
+    return S3Source(config) if isinstance(config, S3Config) else RoboflowSource(config)
 
 
-class ModelStore:
+def package_store(config: WeightSources) -> PackageStore:
+    """The store ``config`` describes: its cache, local folders and sources, in order."""
+    sources = [build_source(source) for source in config.remote]
+    return PackageStore(config.cache_dir, sources, config.local_dirs)
+
+
+class PackageStore:
+    """Model packages by id: from a local folder read in place, else from the cache,
+    fetched into it from the first source that has the model."""
+
     def __init__(
         self, cache_dir: Path, sources: list[WeightSource], local_dirs: Sequence[Path] = ()
     ) -> None:
@@ -80,29 +85,30 @@ class ModelStore:
         self._sources = sources
         self._local_dirs = list(local_dirs)
         self._packages: dict[ModelId, ModelPackage] = {}
+        self._origins: dict[ModelId, str] = {}
         self._guard = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: ServerSettings) -> ModelStore:
-        return cls(settings.model_cache_dir, build_sources(settings), local_model_dirs(settings))
-
-    def known(self, model_id: str) -> ModelPackage | None:
-        """The package if this store has read it already: no disk or network I/O, so
-        callers on an event loop may ask before they hand :meth:`package` to a thread."""
-        with self._guard:
-            return self._packages.get(ModelId.parse(model_id))
 
     def package(self, model_id: str, api_key: str | None = None) -> ModelPackage:
         """The package's metadata, from a local folder or else fetched into the cache."""
-        cached = self.known(model_id)
+        mid = ModelId.parse(model_id)
+        with self._guard:
+            cached = self._packages.get(mid)
         if cached is not None:
             return cached
-        mid = ModelId.parse(model_id)
         local = find_local_package(self._local_dirs, mid)
-        package = ModelPackage.load(mid, local) if local else self._load_cached(mid, api_key)
+        package = read_package(mid, local) if local else self._load_cached(mid, api_key)
         with self._guard:
             self._packages[mid] = package
+            self._origins.setdefault(
+                mid, f"the local folder {local}" if local else f"the cache {package.path}"
+            )
         return package
+
+    def origin(self, model_id: str) -> str | None:
+        """Where this store found the package: a local folder, the cache, or the
+        source that fetched it into the cache; None before :meth:`package` returned it."""
+        with self._guard:
+            return self._origins.get(ModelId.parse(model_id))
 
     def ensure_cached(self, model_id: ModelId, api_key: str | None) -> Path:
         """The folder of the complete package, fetched first if it is not cached."""
@@ -117,13 +123,13 @@ class ModelStore:
     def _load_cached(self, model_id: ModelId, api_key: str | None) -> ModelPackage:
         path = self.ensure_cached(model_id, api_key)
         try:
-            return ModelPackage.load(model_id, path)
+            return read_package(model_id, path)
         except ModelLoadError as unusable:
             # Verified when this server cached it, so the copy went bad since (disk
             # fault, hand edit) or another server wrote it: set it aside, fetch once more.
             self._quarantine(model_id)
             try:
-                return ModelPackage.load(model_id, self.ensure_cached(model_id, api_key))
+                return read_package(model_id, self.ensure_cached(model_id, api_key))
             except ServeAppError as refetch:
                 raise ModelLoadError(
                     f"{unusable.message}. The cached copy was moved to "
@@ -185,6 +191,7 @@ class ModelStore:
         """Move the first source's verified package into ``target``; False when no
         source had one (their failures are added to ``failures``)."""
         for source in self._sources:
+            start = time.perf_counter()
             try:
                 found = self._fetch_verified(source, model_id, staging, api_key)
             except ServeAppError as exc:
@@ -194,6 +201,16 @@ class ModelStore:
                 continue
             if found:
                 publish_folder(staging, target)  # over an incomplete leftover, if any
+                where = source.where(model_id)
+                with self._guard:
+                    self._origins[model_id] = where
+                logger.info(
+                    "Model %s fetched from %s into %s in %.2f s",
+                    model_id,
+                    where,
+                    target,
+                    time.perf_counter() - start,
+                )
                 return True
         return False
 
@@ -214,7 +231,7 @@ class ModelStore:
         fresh_folder(staging)  # we hold the model's lock
         if not source.fetch(model_id, staging, api_key):
             return False
-        ModelPackage.load(model_id, staging)  # parses the ONNX graph, reads the metadata
+        read_package(model_id, staging)  # parses the ONNX graph, reads the metadata
         return True
 
     def _quarantine(self, model_id: ModelId) -> None:
@@ -244,7 +261,7 @@ class ModelStore:
 
 def _loads(model_id: ModelId, folder: Path) -> bool:
     try:
-        ModelPackage.load(model_id, folder)
+        read_package(model_id, folder)
     except ModelLoadError:
         return False
     return True

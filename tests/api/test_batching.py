@@ -2,7 +2,8 @@
 
 The application here keeps one call in flight per model at every hop, so requests that
 arrive while one is under way must gather into the next group: the grouping shows
-however slowly a loaded machine answers.
+however slowly a loaded machine answers. It runs the real graph on the fake engine
+(``tests/fakes.py``), which scores each image by its own red level.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.handles import hop_stats
 from serve_app.config import AppConfig, Composition, ServerSettings
-from serve_app.observability.hops import hop_stats
+from tests.fakes import FakeEngineFactory
 from tests.serve_apps import deployed
 from tests.support import b64_image, solid_image
 
@@ -51,7 +53,7 @@ def one_at_a_time(
             "settings": settings,
         }
     )
-    with deployed(APP, config, serve_port) as url:
+    with deployed(APP, config, serve_port, FakeEngineFactory()) as url:
         yield url
 
 

@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 
 from serve_app.api.routes.legacy import payload_from_body
+from serve_app.app import image_limits
+from serve_app.config import ServerSettings
 from serve_app.core.requests import ImageType
 from serve_app.errors import InvalidImageError
-from serve_app.preprocessing.image_loading import LoadPolicy, load_image
-from serve_app.preprocessing.url_fetch import UrlFetchPolicy
+from serve_app.preprocessing.image_loading import load_image
 from tests.support import png_b64
 
 IMAGE = np.full((6, 8, 3), (10, 20, 30), np.uint8)
 PNG = base64.b64decode(png_b64(IMAGE))
-POLICY = LoadPolicy(allow_pickled_numpy=False, max_pixels=10_000, url=UrlFetchPolicy())
+POLICY = image_limits(ServerSettings(max_image_pixels=10_000))
 
 
 def npy(array: np.ndarray) -> bytes:

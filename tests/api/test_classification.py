@@ -18,8 +18,9 @@ from tools.fixtures.heads import CLASSIFICATION_CLASSES, CLASSIFICATION_GAIN
 
 ROUTE = "/infer/classification"
 SINGLE_LABEL = "fixture-classification/1"  # YOLOv8
-MULTI_LABEL = "fixture-classification/2"  # ViT
+MULTI_LABEL = "fixture-classification/2"  # ViT, Roboflow's legacy MULTICLASS
 RESNET = "fixture-classification/3"  # single-label
+DECLARED_SIGMOID = "fixture-classification/4"  # ViT, inference_config.json: sigmoid
 RGB = (255, 0, 128)
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 SYMMETRIC = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
@@ -67,18 +68,33 @@ def test_single_label_names_its_top_class_even_below_the_threshold(client: httpx
 
 
 @pytest.mark.parametrize(("confidence", "predicted"), [(0.4, ["red", "blue"]), (0.9, ["red"])])
-def test_multi_label_scores_every_class_by_its_own_sigmoid(
+def test_legacy_multi_label_reports_each_output_as_it_is(
+    client: httpx.Client, confidence: float, predicted: list[str]
+) -> None:
+    """As Roboflow's server reports a MULTICLASS package: no activation of its own, so a
+    network that ends in one is not squashed twice (0 would read as 0.5)."""
+    rgb = (255, 0, 200)  # outputs 5.0, -15.0 and 0.69 on a ViT's [-1, 1] scale
+    body = classify(client, MULTI_LABEL, rgb, confidence=confidence)
+    outputs = logits(rgb, SYMMETRIC)
+    assert set(body["predictions"]) == set(CLASSIFICATION_CLASSES)
+    for class_id, name in enumerate(CLASSIFICATION_CLASSES):
+        assert body["predictions"][name]["class_id"] == class_id
+        assert body["predictions"][name]["confidence"] == pytest.approx(outputs[class_id], abs=1e-3)
+    assert body["predicted_classes"] == predicted
+    assert "top" not in body
+
+
+@pytest.mark.parametrize(("confidence", "predicted"), [(0.4, ["red", "blue"]), (0.9, ["red"])])
+def test_a_declared_sigmoid_scores_every_class_by_its_own_sigmoid(
     client: httpx.Client, confidence: float, predicted: list[str]
 ) -> None:
     rgb = (255, 0, 200)  # blue scores 0.67 on a ViT's [-1, 1] scale, 0.15 on [0, 1]
-    body = classify(client, MULTI_LABEL, rgb, confidence=confidence)
+    body = classify(client, DECLARED_SIGMOID, rgb, confidence=confidence)
     sigmoid = 1 / (1 + np.exp(-logits(rgb, SYMMETRIC)))
-    assert set(body["predictions"]) == set(CLASSIFICATION_CLASSES)
     for class_id, name in enumerate(CLASSIFICATION_CLASSES):
         assert body["predictions"][name]["class_id"] == class_id
         assert body["predictions"][name]["confidence"] == pytest.approx(sigmoid[class_id], abs=1e-3)
     assert body["predicted_classes"] == predicted
-    assert "top" not in body
 
 
 def test_resnet_sees_imagenet_normalised_input(client: httpx.Client) -> None:

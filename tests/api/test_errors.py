@@ -171,3 +171,21 @@ def test_encoded_traversal_on_the_classic_route_is_refused(client: httpx.Client,
     r = client.post(path, content=b"x")
     assert r.status_code in (400, 404), r.text
     assert "message" in r.json()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/infer/object_detection",
+        "/infer/instance_segmentation",
+        "/infer/segmentation",
+        "/infer/keypoints_detection",
+        "/infer/classification",
+        "/fixture-yolov8/1",  # the classic route's JSON body
+    ],
+)
+def test_an_empty_image_list_is_a_400_that_says_so(client: httpx.Client, path: str) -> None:
+    r = client.post(path, json={"model_id": "fixture-yolov8/1", "image": []})
+    assert r.status_code == 400, r.text
+    assert "empty" in r.json()["message"]
+    assert client.post(ROUTE, json={"model_id": "fixture-yolov8/1", "image": GOOD_IMAGE}).is_success

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from serve_app.config import ServerSettings
+from tests.fakes import FakeEngineFactory
 from tests.serve_apps import deployed, small_app
 
 APP = "fuzz"
@@ -26,7 +27,7 @@ EXAMPLES = 12
 @pytest.fixture(scope="module")
 def fuzzed(serve_port: int, settings: ServerSettings) -> Iterator[str]:
     local_only = settings.model_copy(update={"allow_url_input": False})
-    with deployed(APP, small_app(local_only), serve_port) as url:
+    with deployed(APP, small_app(local_only), serve_port, FakeEngineFactory()) as url:
         yield url
 
 

@@ -136,6 +136,21 @@ def test_format_image_answers_a_jpeg_of_the_original_size(client: httpx.Client) 
     assert np.abs(drawn.astype(int) - image).max() > 100  # something was drawn
 
 
+@pytest.mark.parametrize(("query", "labelled"), [("", True), ("&labels=false", False)])
+def test_format_image_is_labelled_unless_told_not_to(
+    client: httpx.Client, query: str, labelled: bool
+) -> None:
+    """Roboflow's server draws no label unless asked; here a drawing names what it shows,
+    and ``labels=false`` draws as Roboflow's does."""
+    image = solid_image(640, 480, (255, 0, 255))  # the red-thing box at (120, 60)-(280, 180)
+    r = client.post(f"{MODEL}?format=image{query}", content=png_b64(image), headers=FORM)
+    assert r.status_code == 200, r.text
+    drawn = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+    tag = drawn[48:58, 125:160].astype(int)  # above the box's top-left corner
+    changed = np.abs(tag - (255, 0, 255)).max(axis=2) > 60
+    assert changed.mean() > 0.5 if labelled else not changed.any()
+
+
 def test_format_image_and_json_carries_the_drawing(client: httpx.Client) -> None:
     r = client.post(f"{MODEL}?format=image_and_json", content=png_b64(IMAGE), headers=FORM)
     assert r.status_code == 200, r.text

@@ -4,15 +4,18 @@ cost, and the server serving on afterwards."""
 from __future__ import annotations
 
 import base64
+import io
 import struct
 import time
 import zlib
 from collections.abc import Iterator
 
 import httpx
+import numpy as np
 import pytest
 
 from serve_app.config import Composition, ServerSettings
+from tests.fakes import FakeEngineFactory
 from tests.serve_apps import deployed, small_app
 from tests.support import b64_image, solid_image
 
@@ -54,7 +57,8 @@ def limited(serve_port: int, settings: ServerSettings, composition: Composition)
             "max_image_pixels": MAX_PIXELS,
         }
     )
-    with deployed(APP, small_app(limits, composition=composition), serve_port) as url:
+    config = small_app(limits, composition=composition)
+    with deployed(APP, config, serve_port, FakeEngineFactory()) as url:
         yield url
 
 
@@ -89,6 +93,17 @@ def test_a_huge_image_is_refused_from_its_header(limited: str, encode) -> None: 
     assert "30000x30000" in r.json()["message"]
     # Decoding it would take seconds and gigabytes; this bound is about that, not speed.
     assert time.monotonic() - started < 10
+
+
+def test_a_numpy_header_declaring_a_huge_array_is_refused_from_the_header(limited: str) -> None:
+    header = io.BytesIO()
+    shape = {"descr": "|u1", "fortran_order": False, "shape": (2**20, 2**20, 3)}
+    np.lib.format.write_array_header_1_0(header, shape)  # and no pixels after it
+    image = {"type": "numpy", "value": base64.b64encode(header.getvalue()).decode()}
+    r = post(limited, {"model_id": "fixture-yolov8/1", "image": image})
+    assert r.status_code == 413, r.text
+    assert "1048576x1048576" in r.json()["message"]
+    assert post(limited, {"model_id": "fixture-yolov8/1", "image": GOOD}).status_code == 200
 
 
 def test_an_image_just_over_the_pixel_limit_is_refused_and_one_under_served(limited: str) -> None:

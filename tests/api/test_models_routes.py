@@ -17,6 +17,8 @@ import pytest
 import ray
 
 from serve_app.config import AppConfig, ServerSettings
+from tests.fakes import NAME as FAKE_ENGINE
+from tests.fakes import FakeEngineFactory
 from tests.serve_apps import call, deployed, registry, small_app, wait_until_loaded
 from tests.support import b64_image, solid_image
 
@@ -39,7 +41,7 @@ def base(
     serve_port: int, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     config = preloading_app(models_dir, tmp_path_factory.mktemp("models-cache"), model_replicas=2)
-    with deployed(APP, config, serve_port) as url:
+    with deployed(APP, config, serve_port, FakeEngineFactory()) as url:
         yield url
 
 
@@ -83,9 +85,8 @@ def test_registry_describes_each_model_and_where_it_is(base: str) -> None:
     assert r.status_code == 200, r.text
     entry = {m["model_id"]: m for m in r.json()["models"]}["fixture-yolov8/2"]
     assert len(entry.pop("replicas")) == 1
-    # On CPU, `auto` is ONNX Runtime: nothing to build in the background.
     assert entry.pop("engines") == [
-        {"live": "onnxruntime", "device": "cpu", "build": None, "fallback": None}
+        {"live": FAKE_ENGINE, "device": "cpu", "build": None, "fallback": None}
     ]
     # Symbolic input size: the environment's resize (320x256) is the input size.
     assert entry == {
@@ -126,3 +127,23 @@ def test_clear_unloads_everything_and_readiness_stays(base: str) -> None:
 )
 def test_add_refuses_what_it_cannot_load(base: str, body: dict[str, str], status: int) -> None:
     assert call(base, "POST", "/model/add", json=body).status_code == status
+
+
+def test_the_registry_describes_a_bundled_model_on_its_real_engine(client: httpx.Client) -> None:
+    """The session's server, on real engines: on CPU, ``auto`` is ONNX Runtime, with
+    nothing to build in the background."""
+    r = client.post("/model/add", json={"model_id": "shapes-detection/1"})
+    assert r.status_code == 200, r.text
+    entry = {m["model_id"]: m for m in r.json()["models"]}["shapes-detection/1"]
+    replicas = entry.pop("replicas")
+    assert len(replicas) >= 1
+    assert entry.pop("engines") == [
+        {"live": "onnxruntime", "device": "cpu", "build": None, "fallback": None}
+    ] * len(replicas)
+    assert entry == {
+        "model_id": "shapes-detection/1",
+        "task_type": "object-detection",
+        "batch_size": None,
+        "input_height": 320,
+        "input_width": 320,
+    }

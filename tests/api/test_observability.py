@@ -124,3 +124,21 @@ def test_api_docs_load_their_assets_from_the_server(
     assert src.startswith("/") and "//" not in src, "served from this server, not a CDN"
     r = client.get(src)
     assert r.status_code == 200 and len(r.content) > 100_000
+
+
+@pytest.mark.parametrize(
+    ("model_id", "source"),
+    [("rf-cache-detection/1", "the cache "), ("fixture-yolov8-seg/1", "the local folder ")],
+)
+def test_a_model_loaded_on_demand_logs_where_it_came_from_and_how_long(
+    client: httpx.Client, ray_session: RaySession, model_id: str, source: str
+) -> None:
+    assert client.post("/model/remove", json={"model_id": model_id}).status_code == 200
+    needle = f"Model {model_id} loaded from {source}"
+    before = len(lines_with(ray_session, APP_NAME, needle))
+    assert client.post("/model/add", json={"model_id": model_id}).status_code == 200
+    lines = wait_for(lambda: lines_with(ray_session, APP_NAME, needle)[before:], 30)
+    assert len(lines) == 1, lines  # one model replica in the session's application
+    assert re.search(
+        rf"{re.escape(needle)}\S+/{model_id} in [\d.]+ s \(onnxruntime on cpu\)", lines[0]
+    )

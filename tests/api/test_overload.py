@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from serve_app.config import AppConfig, Composition, ServerSettings
+from tests.fakes import FakeEngineFactory
 from tests.serve_apps import deployed
 from tests.support import b64_image, solid_image
 
@@ -34,7 +35,7 @@ def tight(serve_port: int, settings: ServerSettings, composition: Composition) -
             "settings": settings,
         }
     )
-    with deployed(APP, config, serve_port) as url:
+    with deployed(APP, config, serve_port, FakeEngineFactory()) as url:
         yield url
 
 

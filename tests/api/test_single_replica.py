@@ -12,6 +12,7 @@ import pytest
 from ray import serve
 
 from tests.api.test_models_routes import LATE, PRELOADED, infer, preloading_app
+from tests.fakes import FakeEngineFactory
 from tests.serve_apps import call, deployed, registry, wait_until_loaded
 
 APP = "rfserve-single"
@@ -31,7 +32,7 @@ def base(
     config = preloading_app(
         models_dir, tmp_path_factory.mktemp("single-cache"), composition="fused"
     )
-    with deployed(APP, config, serve_port) as url:
+    with deployed(APP, config, serve_port, FakeEngineFactory()) as url:
         yield url
 
 

@@ -46,7 +46,7 @@ TASKS = {
     ),
     "classification": TaskCase(
         "/infer/classification",
-        "fixture-classification/2",  # multi-label ViT: red's own sigmoid of [-1, 1] input
+        "fixture-classification/4",  # multi-label ViT: red's own sigmoid of [-1, 1] input
         lambda body: body["predictions"]["red"]["confidence"],
         lambda v: 1 / (1 + np.exp(-CLASSIFICATION_GAIN * ((v / 255 - 0.5) / 0.5 - 0.5))),
     ),

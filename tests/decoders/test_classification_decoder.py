@@ -1,4 +1,5 @@
-"""Classification heads: softmax or sigmoid scores, and which classes pass the threshold."""
+"""Classification heads: scores as the package declares them, and which classes pass
+the threshold."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 from serve_app.core.frames import FrameTransform
 from serve_app.core.requests import InferenceParams
+from serve_app.core.spec import ClassificationActivation
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.classification import decode_classification
 from serve_app.errors import ModelLoadError
@@ -15,8 +17,18 @@ CLASSES = ("a", "b", "c")
 FRAME = FrameTransform(64, 48)
 
 
-def classify(logits: list[float], multilabel: bool, confidence: float = 0.4):
-    head = ModelHead(CLASSES[: len(logits)], 32, 32, multilabel=multilabel)
+SIGMOID = ClassificationActivation.SIGMOID
+
+
+def classify(
+    logits: list[float],
+    multilabel: bool,
+    confidence: float = 0.4,
+    activation: ClassificationActivation | None = None,
+):
+    if activation is None:
+        activation = SIGMOID if multilabel else ClassificationActivation.SOFTMAX
+    head = ModelHead(CLASSES[: len(logits)], 32, 32, multilabel, activation)
     output = np.array(logits, np.float32)
     return decode_classification([output], FRAME, InferenceParams(confidence), head)
 
@@ -34,6 +46,14 @@ def test_multi_label_scores_are_independent_sigmoids() -> None:
     result = classify([0.0, 3.0, -3.0], multilabel=True, confidence=0.4)
     assert result.scores == pytest.approx(1 / (1 + np.exp([0.0, -3.0, 3.0])), abs=1e-6)
     assert result.predicted.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("multilabel", [True, False])
+def test_outputs_without_an_activation_are_reported_as_they_are(multilabel: bool) -> None:
+    none = ClassificationActivation.NONE
+    result = classify([1.0, 0.0, 0.7], multilabel, confidence=0.5, activation=none)
+    assert result.scores.tolist() == pytest.approx([1.0, 0.0, 0.7])
+    assert result.predicted.tolist() == [0, 2]
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import importlib
 from typing import Any
 
 from ray.serve import Application
+from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
 from ray.serve.schema import ServeDeploySchema
 
 from serve_app.config import AppConfig, DeploymentConfig
@@ -19,7 +20,9 @@ def check_serve_config(config: dict[str, Any]) -> None:
     for application in config["applications"]:
         module, _, name = application["import_path"].partition(":")
         builder = getattr(importlib.import_module(module), name)
-        assert isinstance(builder(application.get("args", {})), Application)
+        # As Serve calls it: a builder must take the args and nothing else.
+        app = call_user_app_builder_with_args_if_necessary(builder, application.get("args", {}))
+        assert isinstance(app, Application)
 
 
 def deployments(args: dict[str, Any]) -> dict[str, DeploymentConfig]:

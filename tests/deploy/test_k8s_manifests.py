@@ -124,3 +124,19 @@ def test_every_pod_runs_the_variants_image_as_its_user(variant: Variant) -> None
         assert {c["image"] for c in template["spec"]["containers"]} == {variant.image}, group
         mounts = {m["mountPath"] for c in template["spec"]["containers"] for m in c["volumeMounts"]}
         assert "/cache" in mounts, group
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
+def test_every_ray_container_has_its_own_http_probes(variant: Variant) -> None:
+    """Probes KubeRay would add otherwise run `wget` inside the container before
+    KubeRay 1.6; the images carry no wget, so the manifests set HTTP probes that need
+    nothing in the image: liveness on Ray's node, readiness on /readiness for workers
+    and on Ray's node for the head."""
+    service = ray_service(variant.name)
+    for name, container in containers(service):
+        for kind in ("livenessProbe", "readinessProbe"):
+            probe = container[kind]
+            assert set(probe) & {"httpGet", "exec", "tcpSocket", "grpc"} == {"httpGet"}, name
+        assert container["livenessProbe"]["httpGet"]["path"] == "/api/healthz", name
+        ready_on = container["readinessProbe"]["httpGet"]["path"]
+        assert ready_on == ("/api/healthz" if name.startswith("head/") else "/readiness"), name

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from bench.device_resize import prepare_on_device, resize_on_device
+from serve_app.core.engines import EngineOptions
 from serve_app.core.frames import ResizeMode
 from serve_app.core.predictions import Detections
 from serve_app.core.requests import ImageBatch, InferenceParams, MaskDecodeMode, PreprocessOptions
@@ -18,8 +20,7 @@ from serve_app.decoders.masks import instance_polygons
 from serve_app.device.boxes import select_on_device
 from serve_app.device.decoding import device_decoder_for
 from serve_app.device.masks import polygons_on_device
-from serve_app.device.resize import prepare_on_device, resize_on_device
-from serve_app.engines.options import EngineOptions
+from serve_app.engines.factory import OnnxEngineFactory
 from serve_app.preprocessing.prepare import prepare_image
 from serve_app.preprocessing.transforms import resize_to_input
 from serve_app.replica.loaded_model import LoadedModel
@@ -114,8 +115,9 @@ def test_replica_path_on_torch_answers_as_onnx_runtime(
     params = InferenceParams(confidence=0.1, mask_decode_mode=mode)
     package, batch = _batch(model_id, fixture_models_dir, params)
     assert device_decoder_for(package.spec) is not None
-    host = LoadedModel.load(package, EngineOptions(backend="onnxruntime"))
-    device = LoadedModel.load(package, EngineOptions(backend="torch", device="cpu"))
+    host = LoadedModel.load(package, OnnxEngineFactory(EngineOptions(backend="onnxruntime"), 8))
+    torch_cpu = EngineOptions(backend="torch", device="cpu")
+    device = LoadedModel.load(package, OnnxEngineFactory(torch_cpu, 8))
     for want, got in zip(host.run_batch(batch), device.run_batch(batch), strict=True):
         assert isinstance(want, Detections) and isinstance(got, Detections)
         assert got.class_id.tolist() == want.class_id.tolist()

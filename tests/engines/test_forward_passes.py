@@ -80,14 +80,15 @@ def test_the_onnxruntime_engine_answers_a_lone_pass_on_its_wide_session(tmp_path
 
 def test_a_model_replica_runs_a_lone_batch_on_the_wide_session() -> None:
     """The served path: a batch run alone by a loaded model takes the lone session."""
+    from serve_app.core.engines import EngineOptions
     from serve_app.core.frames import FrameTransform
     from serve_app.core.requests import ImageBatch, InferenceParams
-    from serve_app.engines import EngineOptions
+    from serve_app.engines.factory import OnnxEngineFactory
     from serve_app.replica.loaded_model import LoadedModel
     from tests.engines.models import bundled_package
 
     options = EngineOptions(backend="onnxruntime", num_threads=1, lone_threads=2)
-    model = LoadedModel.load(bundled_package("shapes-detection/1"), options)
+    model = LoadedModel.load(bundled_package("shapes-detection/1"), OnnxEngineFactory(options, 1))
     engine = model.engine
     assert isinstance(engine, OnnxRuntimeEngine)
     calls = _calls(engine)

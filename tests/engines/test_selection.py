@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from serve_app.engines.options import EngineOptions
+from serve_app.core.engines import EngineOptions
 from serve_app.engines.selection import select_engine
 
 
@@ -65,7 +65,7 @@ def test_missing_pieces_fall_back_and_say_why(
 def test_a_machine_without_a_gpu_is_settled_without_importing_torch() -> None:
     code = (
         "import sys; from serve_app.engines.selection import select_engine; "
-        "from serve_app.engines.options import EngineOptions; "
+        "from serve_app.core.engines import EngineOptions; "
         "s = select_engine(EngineOptions()); print(s.backend, s.device, 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

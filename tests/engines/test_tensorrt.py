@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serve_app.engines.factory import create_engine, optimised_build
-from serve_app.engines.keys import DeviceIdentity, EngineKey, file_sha256
-from serve_app.engines.options import EngineOptions
+from serve_app.core.engines import DeviceIdentity, EngineKey, EngineOptions
+from serve_app.engines.builds import file_sha256, optimised_build
+from serve_app.engines.factory import create_engine
 from serve_app.engines.selection import installed, select_engine
 from serve_app.engines.tensorrt import batch_profile
 from tests.engines.models import built_engine, bundled_package
@@ -71,12 +71,12 @@ def test_the_key_hashes_the_network_file(tmp_path: Path) -> None:
 @pytest.mark.skipif(installed("tensorrt"), reason="TensorRT is installed here")
 def test_without_tensorrt_a_tensorrt_config_serves_and_builds_on_torch() -> None:
     package = bundled_package("shapes-detection/1")
-    options = EngineOptions(backend="tensorrt", max_batch_size=2)
+    options = EngineOptions(backend="tensorrt")
     selection = select_engine(options)
     assert selection.backend == "torch"
     assert selection.fallback is not None and "TensorRT" in selection.fallback
     engine = create_engine(options, package, selection)
-    build = optimised_build(options, package, selection)
+    build = optimised_build(options, package, selection, max_batch_size=2)
     assert (engine.name, build and build.backend) == ("torch", "torch-trace")
     images = np.zeros((1, 320, 320, 3), np.uint8)
     assert engine.infer(images)[0].shape == (1, 7, 2100)
@@ -89,9 +89,9 @@ def test_tensorrt_engine_matches_onnx_runtime(tmp_path: Path) -> None:
     if not (cuda_usable() and installed("tensorrt")):
         pytest.skip("needs a CUDA device and TensorRT")
     package = bundled_package("shapes-detection/1")
-    options = EngineOptions(backend="tensorrt", precision="fp32", max_batch_size=4)
+    options = EngineOptions(backend="tensorrt", precision="fp32")
     selection = select_engine(options)
-    engine = built_engine(options, package, selection)
+    engine = built_engine(options, package, selection, max_batch_size=4)
     reference = create_engine(EngineOptions(backend="onnxruntime"), package)
     images = np.random.default_rng(0).integers(0, 256, (3, 320, 320, 3), dtype=np.uint8)
     np.testing.assert_allclose(engine.infer(images)[0], reference.infer(images)[0], atol=1e-2)

@@ -10,27 +10,29 @@ import numpy as np
 import pytest
 import torch
 
+from serve_app.core.engines import EngineOptions
 from serve_app.core.ids import ModelId
-from serve_app.core.spec import IMAGENET, UNNORMALIZED, InputNormalization
-from serve_app.engines.factory import create_engine
+from serve_app.core.spec import IMAGENET, UNNORMALIZED, InputNormalization, ModelPackage
+from serve_app.engines import onnx_to_torch
+from serve_app.engines.factory import create_engine, start_engine
 from serve_app.engines.onnx_to_torch import ConversionError, convert_onnx
-from serve_app.engines.options import EngineOptions
 from serve_app.engines.selection import cuda_usable, select_engine
 from serve_app.engines.torch_engine import TorchEngine, TorchSetup
-from serve_app.weights.package import ModelPackage
+from serve_app.weights.package import read_package
 from tests.engines.models import BUNDLED, built_engine, bundled_package
 from tests.engines.test_onnxruntime_engine import identity_model
 
 FIXTURES = (
     "fixture-yolov8/1", "fixture-yolov8/3", "fixture-yolov5-seg/1", "fixture-yolov10/2",
     "fixture-yolonas/1", "fixture-classification/2",
+    "fixture-constant-weights/1",  # every weight a Constant node, as PaddlePaddle exports
 )  # fmt: skip
 
 
 def package_of(model_id: str, fixture_models_dir: Path) -> ModelPackage:
     if model_id in BUNDLED:
         return bundled_package(model_id)
-    return ModelPackage.load(ModelId.parse(model_id), fixture_models_dir / model_id)
+    return read_package(ModelId.parse(model_id), fixture_models_dir / model_id)
 
 
 def images_for(package: ModelPackage, count: int, seed: int = 0) -> np.ndarray:
@@ -50,11 +52,11 @@ def test_converted_and_traced_engines_answer_as_onnx_runtime(
     model_id: str, fixture_models_dir: Path
 ) -> None:
     package = package_of(model_id, fixture_models_dir)
-    options = EngineOptions(backend="torch", device="cpu", max_batch_size=4)
+    options = EngineOptions(backend="torch", device="cpu")
     selection = select_engine(options)
     reference = create_engine(EngineOptions(backend="onnxruntime"), package)
     converted = create_engine(options, package, selection)
-    traced = built_engine(options, package, selection)
+    traced = built_engine(options, package, selection, max_batch_size=4)
     assert (converted.name, traced.name) == ("torch", "torch-trace")
     # 3 pads to the bucket of 4; 6 runs as 4 + 2. A fixed batch of 1 runs image by image.
     for count in (1, 3, 6):
@@ -95,6 +97,23 @@ def test_an_unconvertible_network_is_named_and_served_by_onnx_runtime(tmp_path: 
         convert_onnx(weights, setup)
 
 
+def test_any_failure_to_make_the_torch_engine_falls_back_to_onnx_runtime(
+    fixture_models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(weights: Path, setup: TorchSetup) -> torch.nn.Module:
+        raise RuntimeError("converter broke")
+
+    monkeypatch.setattr(onnx_to_torch, "convert_onnx", broken)
+    package = package_of("fixture-classification/1", fixture_models_dir)
+    options = EngineOptions(backend="torch", device="cpu")
+    engine, fallback = start_engine(options, package, select_engine(options))
+    assert engine.name == "onnxruntime"
+    assert fallback is not None and "RuntimeError: converter broke" in fallback
+    images = images_for(package, 2)
+    reference = create_engine(EngineOptions(backend="onnxruntime"), package)
+    assert_same_outputs(engine.infer(images), reference.infer(images))
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 @pytest.mark.parametrize("cuda_graphs", [False, True])
@@ -106,11 +125,10 @@ def test_cuda_engine_answers_as_onnx_runtime(precision: str, cuda_graphs: bool) 
         backend="torch",
         precision=precision,
         cuda_graphs=cuda_graphs,
-        max_batch_size=8,  # type: ignore[arg-type]
     )
     selection = select_engine(options)
     assert selection.device == "cuda"
-    engine = built_engine(options, package, selection)
+    engine = built_engine(options, package, selection, max_batch_size=8)
     images = images_for(package, 5)
     want = create_engine(EngineOptions(backend="onnxruntime"), package).infer(images)
     tolerance = 5e-2 if precision == "fp16" else 1e-3

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from serve_app.config import ServerSettings
+from serve_app.app import image_limits, stage_configs
+from serve_app.config import AppConfig, ServerSettings
 from serve_app.core.requests import (
     ImageBatch,
     ImagePayload,
@@ -21,14 +22,13 @@ from serve_app.core.requests import (
     InferenceParams,
     PreprocessOptions,
 )
-from serve_app.preprocessing.image_loading import LoadPolicy, decode_payload
+from serve_app.preprocessing.image_loading import ImageLimits, decode_payload
 from serve_app.preprocessing.prepare import decode_floor, prepare_decoded, prepare_image
 from serve_app.preprocessing.stage import _prepare
-from serve_app.preprocessing.url_fetch import UrlFetchPolicy
 from tests.preprocessing.test_pipeline import CROP, package
 
-POLICY = LoadPolicy(allow_pickled_numpy=False, max_pixels=8192**2, url=UrlFetchPolicy())
-WHOLE = LoadPolicy(False, 8192**2, UrlFetchPolicy(), scaled_jpeg_decode=False)
+POLICY = image_limits(ServerSettings())
+WHOLE = image_limits(ServerSettings(scaled_jpeg_decode=False))
 NETWORK = (320, 320)
 
 
@@ -79,7 +79,7 @@ def test_the_coarsest_scale_that_covers_the_input(
     ],
 )
 def test_decoded_whole(
-    payload: ImagePayload, policy: LoadPolicy, at_least: tuple[int, int] | None
+    payload: ImagePayload, policy: ImageLimits, at_least: tuple[int, int] | None
 ) -> None:
     image = decode_payload(payload, policy, True, at_least)
     assert image.pixels.shape[:2] == (2160, 3840) and not image.reduced
@@ -149,22 +149,28 @@ def test_a_drawing_gets_the_whole_image() -> None:
     assert drawn.frame.original_width == plain.frame.original_width == 3840
 
 
-def test_the_setting_reaches_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert LoadPolicy.from_settings(ServerSettings()).scaled_jpeg_decode is True
+def test_the_setting_reaches_the_preprocessing_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    def limits() -> ImageLimits:
+        return stage_configs(AppConfig(settings=ServerSettings())).preprocessing.images
+
+    assert limits().scaled_jpeg_decode is True
     monkeypatch.setenv("RFSERVE_SCALED_JPEG_DECODE", "false")
-    assert LoadPolicy.from_settings(ServerSettings()).scaled_jpeg_decode is False
+    assert limits().scaled_jpeg_decode is False
 
 
 def test_the_bundled_detector_answers_as_on_the_whole_image() -> None:
     """Same classes and box IoU >= 0.95 on 1080p frames (decoded at 1/2 for 320x320)."""
     from bench.photos import PHOTO_SEED_START, SIZES, make_photo
-    from serve_app.engines import EngineOptions
+    from serve_app.core.engines import EngineOptions
+    from serve_app.engines.factory import OnnxEngineFactory
     from serve_app.replica.loaded_model import LoadedModel
-    from serve_app.weights import ModelStore
+    from serve_app.weight_settings import weight_sources
+    from serve_app.weights.store import package_store
     from tools.shapes import box_iou
 
-    package_ = ModelStore.from_settings(ServerSettings()).package("shapes-detection/1")
-    model = LoadedModel.load(package_, EngineOptions(backend="onnxruntime", num_threads=1))
+    package_ = package_store(weight_sources(ServerSettings())).package("shapes-detection/1")
+    engines = OnnxEngineFactory(EngineOptions(backend="onnxruntime", num_threads=1), 1)
+    model = LoadedModel.load(package_, engines)
     options = PreprocessOptions()
     floor = decode_floor(model.spec, options)
     matched = 0

@@ -8,12 +8,14 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
+from serve_app.app import image_limits
 from serve_app.config.settings import ServerSettings
 from serve_app.errors import InvalidImageError, UrlNotAllowedError
 from serve_app.preprocessing import url_fetch
@@ -110,8 +112,12 @@ def port() -> Iterator[int]:
     yield from _serve(_Server(("127.0.0.1", 0), _Handler))
 
 
+DEFAULT_POLICY = image_limits(ServerSettings()).url
+"""The policy of a server that sets nothing."""
+
+
 def _fetch(url: str, **policy: object) -> bytes:
-    return fetch_url(url, UrlFetchPolicy(**policy))  # type: ignore[arg-type]
+    return fetch_url(url, replace(DEFAULT_POLICY, **policy))  # type: ignore[arg-type]
 
 
 # --- addresses and schemes -------------------------------------------------------------
@@ -156,7 +162,8 @@ def test_allowed_loopback_returns_exact_bytes(port: int, host: str, allow: tuple
     ],
 )
 def test_non_public_address_needs_allow(port: int, url: str, allow: tuple[str, ...]) -> None:
-    with pytest.raises(UrlNotAllowedError):
+    # The refusal names the setting that would allow it.
+    with pytest.raises(UrlNotAllowedError, match="RFSERVE_URL_ALLOW_NETWORKS"):
         _fetch(url.format(port=port), allow=allow)
 
 
@@ -238,13 +245,13 @@ def test_a_stalled_resolver_is_cut_off_by_the_fetch_deadline(
     started = time.monotonic()
     try:
         with pytest.raises(InvalidImageError, match="timed out"):
-            fetch_url("http://slow-dns.test/img", UrlFetchPolicy(timeout_s=0.5))
+            fetch_url("http://slow-dns.test/img", replace(DEFAULT_POLICY, timeout_s=0.5))
         assert time.monotonic() - started < 10, "bounded by the deadline, not the resolver"
     finally:
         release.set()
 
 
-def test_policy_from_settings() -> None:
+def test_the_url_guard_takes_the_settings() -> None:
     settings = ServerSettings.model_validate(
         {
             "url_allow_networks": "127.0.0.0/8, images.internal",  # as the env var spells it
@@ -253,8 +260,12 @@ def test_policy_from_settings() -> None:
             "url_max_redirects": 0,
         }
     )
-    assert UrlFetchPolicy.from_settings(settings) == UrlFetchPolicy(
-        allow=("127.0.0.0/8", "images.internal"), max_bytes=5, timeout_s=1.5, max_redirects=0
+    assert image_limits(settings).url == UrlFetchPolicy(
+        enabled=True,
+        allow=("127.0.0.0/8", "images.internal"),
+        max_bytes=5,
+        timeout_s=1.5,
+        max_redirects=0,
     )
 
 

@@ -13,23 +13,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serve_app.core.engines import EngineStatus
+from serve_app.core.engines import EngineOptions, EngineStatus
 from serve_app.core.frames import ResizeMode
 from serve_app.core.ids import ModelId
 from serve_app.core.predictions import Detections, Prediction
 from serve_app.core.requests import ImageBatch, InferenceParams
+from serve_app.core.spec import ModelPackage
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.registry import decoder_for
 from serve_app.engines.base import Engine
-from serve_app.engines.factory import EngineBuild, create_engine, optimised_build
-from serve_app.engines.options import EngineOptions
+from serve_app.engines.builds import EngineBuild, optimised_build
+from serve_app.engines.factory import create_engine
 from serve_app.engines.selection import select_engine
+from serve_app.engines.store import EngineStore
 from serve_app.preprocessing.transforms import resize_to_input
 from serve_app.replica import engine_switch
 from serve_app.replica.engine_switch import EngineSwitch
 from serve_app.replica.loaded_model import LoadedModel
-from serve_app.weights.engine_store import EngineStore
-from serve_app.weights.package import ModelPackage
+from serve_app.weights.package import read_package
 
 MODEL = "fixture-yolov8/1"
 REDS = (250, 130, 200, 160)
@@ -66,7 +67,7 @@ def gated(build: EngineBuild, gate: threading.Event, fail: bool = False) -> Engi
 
 @pytest.fixture
 def package(fixture_models_dir: Path) -> ModelPackage:
-    return ModelPackage.load(ModelId.parse(MODEL), fixture_models_dir / MODEL)
+    return read_package(ModelId.parse(MODEL), fixture_models_dir / MODEL)
 
 
 def model_with(package: ModelPackage, live: Engine, build: EngineBuild, tmp: Path) -> LoadedModel:
@@ -98,8 +99,8 @@ def red_scores(predictions: list[Prediction]) -> list[float]:
 
 
 def torch_build(package: ModelPackage) -> EngineBuild:
-    options = EngineOptions(backend="torch", device="cpu", max_batch_size=4)
-    build = optimised_build(options, package, select_engine(options))
+    options = EngineOptions(backend="torch", device="cpu")
+    build = optimised_build(options, package, select_engine(options), max_batch_size=4)
     assert build is not None
     return build
 

@@ -43,6 +43,9 @@ class FakeRoboflow:
     hits: Counter[str] = field(default_factory=Counter)
     """Requests by ``"{kind} {model_id}"``, kind ``ort``, ``weights.onnx``, ``environment.json``."""
     ort_queries: list[dict[str, str]] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    """The address it listens on and names in its links: loopback, or the host's side of
+    a container bridge for a server in a container (tests/container/)."""
 
     def __post_init__(self) -> None:
         fake = self
@@ -54,14 +57,14 @@ class FakeRoboflow:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self._server.server_address[1]}"
 
     def add(
         self, model_id: str, package: Path, classes: tuple[str, ...], **behaviour: Any

@@ -14,7 +14,11 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import SecretStr
 
+from serve_app.app import weight_sources
+from serve_app.config import ServerSettings
+from serve_app.weights.s3 import S3Source
 from tests.conftest import free_port
 
 BUCKET = "rfserve-models"
@@ -62,6 +66,28 @@ class SeaweedS3:
             client.upload_file(str(path), BUCKET, f"{folder}/{path.name}")
         body = "".join(f"{name}\n" for name in classes)
         client.put_object(Bucket=BUCKET, Key=f"{folder}/class_names.txt", Body=body)
+
+    def settings(
+        self, cache: Path, access: str = ACCESS_KEY, secret: str = SECRET_KEY
+    ) -> ServerSettings:
+        """A server whose one weight source is this store's bucket."""
+        return ServerSettings(
+            model_cache_dir=cache,
+            weight_sources=["s3"],
+            s3_bucket=BUCKET,
+            s3_prefix=PREFIX,
+            s3_endpoint_url=self.endpoint_url,
+            s3_region="us-east-1",
+            s3_access_key_id=access,
+            s3_secret_access_key=SecretStr(secret),
+            weights_retries=0,
+        )
+
+    def source(self, access: str = ACCESS_KEY, secret: str = SECRET_KEY) -> S3Source:
+        """This store's bucket as a weight source (and engine share)."""
+        config = weight_sources(self.settings(Path("/nonexistent"), access, secret)).s3
+        assert config is not None
+        return S3Source(config)
 
     def stop(self) -> None:
         # SIGTERM makes weed flush for seconds; its data is disposable.

@@ -12,21 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydantic import SecretStr
 
-from serve_app.config import ServerSettings
-from serve_app.engines.factory import EngineBuild, create_engine, optimised_build
-from serve_app.engines.options import EngineOptions
+from serve_app.core.engines import EngineOptions
+from serve_app.core.spec import ModelPackage
+from serve_app.engines.builds import EngineBuild, optimised_build
+from serve_app.engines.factory import create_engine
 from serve_app.engines.selection import select_engine
-from serve_app.weights.engine_store import KEY_FILE, EngineOrigin, EngineStore
-from serve_app.weights.package import ModelPackage
+from serve_app.engines.store import KEY_FILE, EngineOrigin, EngineStore
+from serve_app.weights.package import read_package
 from tests.weights.seaweed import (
-    ACCESS_KEY,
     BUCKET,
     PREFIX,
     READ_ONLY_ACCESS_KEY,
     READ_ONLY_SECRET_KEY,
-    SECRET_KEY,
     SeaweedS3,
 )
 
@@ -37,15 +35,15 @@ MODEL = "fixture-yolov8/1"
 def package(fixture_models_dir: Path) -> ModelPackage:
     from serve_app.core.ids import ModelId
 
-    return ModelPackage.load(ModelId.parse(MODEL), fixture_models_dir / MODEL)
+    return read_package(ModelId.parse(MODEL), fixture_models_dir / MODEL)
 
 
 class CountedBuild:
     """The real build, counting how often it runs."""
 
     def __init__(self, package: ModelPackage) -> None:
-        options = EngineOptions(backend="torch", device="cpu", max_batch_size=2)
-        build = optimised_build(options, package, select_engine(options))
+        options = EngineOptions(backend="torch", device="cpu")
+        build = optimised_build(options, package, select_engine(options), max_batch_size=2)
         assert build is not None
         self.builds = 0
         self._lock = threading.Lock()
@@ -56,20 +54,6 @@ class CountedBuild:
             build.build(folder, progress)  # type: ignore[arg-type]
 
         self.build = EngineBuild(package, build.key, counted, build.load)
-
-
-def s3_settings(cache: Path, s3: SeaweedS3, access: str, secret: str) -> ServerSettings:
-    return ServerSettings(
-        model_cache_dir=cache,
-        weight_sources=["s3"],
-        s3_bucket=BUCKET,
-        s3_prefix=PREFIX,
-        s3_endpoint_url=s3.endpoint_url,
-        s3_region="us-east-1",
-        s3_access_key_id=access,
-        s3_secret_access_key=SecretStr(secret),
-        weights_retries=0,
-    )
 
 
 def answers(build: EngineBuild, store: EngineStore) -> tuple[list[np.ndarray], EngineOrigin]:
@@ -114,8 +98,8 @@ def test_another_node_fetches_the_engine_from_s3_instead_of_building(
     package: ModelPackage, tmp_path: Path, seaweed: SeaweedS3
 ) -> None:
     counted = CountedBuild(package)
-    first = EngineStore.from_settings(s3_settings(tmp_path / "a", seaweed, ACCESS_KEY, SECRET_KEY))
-    second = EngineStore.from_settings(s3_settings(tmp_path / "b", seaweed, ACCESS_KEY, SECRET_KEY))
+    first = EngineStore(tmp_path / "a", seaweed.source())
+    second = EngineStore(tmp_path / "b", seaweed.source())
     built, origin = answers(counted.build, first)
     assert origin is EngineOrigin.BUILT
     keys = {
@@ -136,8 +120,7 @@ def test_read_only_credentials_keep_engines_local_and_say_so_once(
     package: ModelPackage, tmp_path: Path, seaweed: SeaweedS3, caplog: pytest.LogCaptureFixture
 ) -> None:
     counted = CountedBuild(package)
-    settings = s3_settings(tmp_path, seaweed, READ_ONLY_ACCESS_KEY, READ_ONLY_SECRET_KEY)
-    store = EngineStore.from_settings(settings)
+    store = EngineStore(tmp_path, seaweed.source(READ_ONLY_ACCESS_KEY, READ_ONLY_SECRET_KEY))
     # Keys no other test uploaded, so each is built here.
     first, second = (
         EngineBuild(

@@ -15,7 +15,7 @@ import pytest
 import ray
 
 from serve_app.config import ServerSettings
-from serve_app.weights.local import BUNDLED_MODELS_DIR
+from serve_app.weights.config import BUNDLED_MODELS_DIR
 from tests.load import HANG_BOUND_S, LoadGenerator, serving_again
 from tests.serve_apps import deployed, replica_actors, small_app
 from tests.support import b64_image, solid_image

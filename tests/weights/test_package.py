@@ -14,6 +14,7 @@ from serve_app.core.spec import (
     IMAGENET,
     SYMMETRIC,
     UNNORMALIZED,
+    ClassificationActivation,
     ContrastType,
     CropBox,
     InputNormalization,
@@ -21,7 +22,7 @@ from serve_app.core.spec import (
     ResizeSpec,
 )
 from serve_app.errors import ModelLoadError
-from serve_app.weights.package import ModelPackage, parse_preprocessing
+from serve_app.weights.package import parse_preprocessing, read_package
 from tools.fixtures.packages import fixtures, write_package
 
 
@@ -71,7 +72,7 @@ def test_a_malformed_step_fails_the_load_and_names_the_model(tmp_path: Path) -> 
     environment["PREPROCESSING"] = json.dumps({"contrast": {"enabled": True, "type": "Sharpen"}})
     (folder / "environment.json").write_text(json.dumps(environment))
     with pytest.raises(ModelLoadError, match="unit/1"):
-        ModelPackage.load(ModelId("unit", "1"), folder)
+        read_package(ModelId("unit", "1"), folder)
 
 
 def _package(tmp_path: Path, fixture_id: str = "fixture-yolov8/1") -> Path:
@@ -94,7 +95,7 @@ def _package(tmp_path: Path, fixture_id: str = "fixture-yolov8/1") -> Path:
 def test_model_type_is_read_in_either_spelling(tmp_path: Path, declared: dict) -> None:
     folder = _package(tmp_path, "fixture-yolov8-seg/1")
     (folder / "model_type.json").write_text(json.dumps(declared))
-    spec = ModelPackage.load(ModelId("unit", "1"), folder).spec
+    spec = read_package(ModelId("unit", "1"), folder).spec
     assert (spec.task, spec.model_type) == (Task.INSTANCE_SEGMENTATION, "yolov8n-seg")
 
 
@@ -121,7 +122,7 @@ def test_a_task_that_cannot_be_told_is_an_error_naming_the_file(
     else:
         (folder / "model_type.json").write_text(content)
     with pytest.raises(ModelLoadError, match="unit/1") as error:
-        ModelPackage.load(ModelId("unit", "1"), folder)
+        read_package(ModelId("unit", "1"), folder)
     assert message in str(error.value)
     assert str(folder / "model_type.json") in str(error.value)
 
@@ -131,11 +132,11 @@ def test_roboflow_servers_best_onnx_is_the_network_where_weights_onnx_is_absent(
 ) -> None:
     folder = _package(tmp_path, "fixture-classification/2")
     (folder / "weights.onnx").rename(folder / "best.onnx")
-    package = ModelPackage.load(ModelId("unit", "1"), folder)
+    package = read_package(ModelId("unit", "1"), folder)
     assert package.weights_path == folder / "best.onnx"
     (folder / "best.onnx").unlink()
     with pytest.raises(ModelLoadError, match="no network file"):
-        ModelPackage.load(ModelId("unit", "1"), folder)
+        read_package(ModelId("unit", "1"), folder)
 
 
 @pytest.mark.parametrize(
@@ -152,7 +153,7 @@ def test_roboflow_servers_best_onnx_is_the_network_where_weights_onnx_is_absent(
 def test_each_family_gets_the_input_normalisation_roboflow_gives_it(
     tmp_path: Path, fixture_id: str, normalization: InputNormalization
 ) -> None:
-    spec = ModelPackage.load(ModelId("unit", "1"), _package(tmp_path, fixture_id)).spec
+    spec = read_package(ModelId("unit", "1"), _package(tmp_path, fixture_id)).spec
     assert spec.normalization == normalization
 
 
@@ -168,7 +169,7 @@ def test_a_keypoint_model_must_name_its_keypoints(
     tmp_path: Path, metadata: str | None, message: str
 ) -> None:
     folder = _package(tmp_path, "fixture-yolov8-pose/1")
-    assert ModelPackage.load(ModelId("unit", "1"), folder).spec.keypoint_names == (
+    assert read_package(ModelId("unit", "1"), folder).spec.keypoint_names == (
         ("left", "right", "top"),
         ("front", "back"),
     )
@@ -177,4 +178,67 @@ def test_a_keypoint_model_must_name_its_keypoints(
     else:
         (folder / "keypoints_metadata.json").write_text(metadata)
     with pytest.raises(ModelLoadError, match=message):
-        ModelPackage.load(ModelId("unit", "1"), folder)
+        read_package(ModelId("unit", "1"), folder)
+
+
+def _classifier(tmp_path: Path, multiclass: bool | None) -> Path:
+    """A classifier package whose environment.json has this MULTICLASS (None: none)."""
+    folder = _package(tmp_path, "fixture-classification/1")
+    environment = json.loads((folder / "environment.json").read_text())
+    environment.pop("MULTICLASS", None)
+    if multiclass is not None:
+        environment["MULTICLASS"] = multiclass
+    (folder / "environment.json").write_text(json.dumps(environment))
+    return folder
+
+
+NONE, SIGMOID, SOFTMAX = (
+    ClassificationActivation.NONE,
+    ClassificationActivation.SIGMOID,
+    ClassificationActivation.SOFTMAX,
+)
+
+
+@pytest.mark.parametrize(
+    ("multiclass", "post_processing", "multilabel", "activation"),
+    [
+        (None, None, False, SOFTMAX),
+        (False, None, False, SOFTMAX),
+        (True, None, True, NONE),  # Roboflow's server reports legacy outputs as they are
+        (None, {"type": "sigmoid", "fused": False}, True, SIGMOID),
+        (True, {"type": "sigmoid", "fused": True}, True, NONE),
+        (None, {"type": "softmax", "fused": False}, False, SOFTMAX),
+        (False, {"type": "softmax", "fused": True}, False, NONE),
+    ],
+)
+def test_a_classifier_scores_as_its_package_declares(
+    tmp_path: Path,
+    multiclass: bool | None,
+    post_processing: dict | None,
+    multilabel: bool,
+    activation: ClassificationActivation,
+) -> None:
+    folder = _classifier(tmp_path, multiclass)
+    if post_processing is not None:
+        config = {"post_processing": post_processing}
+        (folder / "inference_config.json").write_text(json.dumps(config))
+    spec = read_package(ModelId("unit", "1"), folder).spec
+    assert (spec.multilabel, spec.activation) == (multilabel, activation)
+
+
+@pytest.mark.parametrize(
+    ("multiclass", "config"),
+    [
+        (None, '{"post_processing": {"type": "nms", "fused": false}}'),
+        (None, '{"post_processing": {"type": "sigmoid"}}'),
+        (False, '{"post_processing": {"type": "sigmoid", "fused": false}}'),
+        (None, "not json"),
+    ],
+)
+def test_a_post_processing_that_cannot_be_followed_fails_the_load(
+    tmp_path: Path, multiclass: bool | None, config: str
+) -> None:
+    folder = _classifier(tmp_path, multiclass)
+    (folder / "inference_config.json").write_text(config)
+    with pytest.raises(ModelLoadError, match="inference_config.json"):
+        read_package(ModelId("unit", "1"), folder)

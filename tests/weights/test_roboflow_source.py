@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from serve_app.app import weight_sources
 from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import (
@@ -19,7 +20,8 @@ from serve_app.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from serve_app.weights.package import ModelPackage
+from serve_app.weights.config import RoboflowConfig
+from serve_app.weights.package import read_package
 from serve_app.weights.roboflow import RoboflowSource
 from tests.conftest import free_port
 from tests.weights.fake_roboflow import FORBIDDEN_KEY, GOOD_KEY, FakeRoboflow
@@ -36,7 +38,9 @@ def roboflow(url: str, **overrides: object) -> RoboflowSource:
         "weights_timeout_s": 5.0,
         **overrides,
     }
-    return RoboflowSource.from_settings(ServerSettings(**settings))
+    (config,) = weight_sources(ServerSettings(weight_sources=["roboflow"], **settings)).remote
+    assert isinstance(config, RoboflowConfig)
+    return RoboflowSource(config)
 
 
 def fetch_into(source: RoboflowSource, model_id: str, dest: Path, api_key: str | None) -> bool:
@@ -63,7 +67,7 @@ def test_fetch_follows_the_ort_contract_and_writes_a_whole_package(
         "model_type": "yolov8n",
         "model_id": "rf-contract/3",
     }
-    package = ModelPackage.load(ModelId.parse("rf-contract/3"), dest)
+    package = read_package(ModelId.parse("rf-contract/3"), dest)
     # class_names.txt, from the API's list, wins over the environment's CLASS_MAP.
     assert package.spec.class_names == ("alpha", "beta")
     assert package.spec.colors == {"alpha": "#FF0000", "beta": "#FF0000"}
@@ -76,7 +80,7 @@ def test_keypoint_names_from_the_api_are_cached_with_the_package(
     fake_roboflow.add("rf-pose/1", pose, ("red-thing", "blue-thing"))
     dest = tmp_path / "package"
     assert fetch_into(roboflow(fake_roboflow.url), "rf-pose/1", dest, GOOD_KEY)
-    package = ModelPackage.load(ModelId.parse("rf-pose/1"), dest)
+    package = read_package(ModelId.parse("rf-pose/1"), dest)
     assert package.spec.task.value == "keypoint-detection"
     assert package.spec.keypoint_names == (("left", "right", "top"), ("front", "back"))
 

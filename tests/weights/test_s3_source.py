@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from serve_app.app import weight_sources
 from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import UpstreamUnavailableError
-from serve_app.weights.package import ModelPackage
+from serve_app.weights.package import read_package
 from serve_app.weights.s3 import S3Source, _md5_of
 from tests.conftest import free_port
 from tests.weights.seaweed import ACCESS_KEY, BUCKET, PREFIX, SECRET_KEY, SeaweedS3
@@ -28,7 +29,9 @@ def s3_source(endpoint_url: str, **overrides: object) -> S3Source:
         "weights_timeout_s": 5.0,
         **overrides,
     }
-    return S3Source(ServerSettings(**settings))
+    config = weight_sources(ServerSettings(weight_sources=["s3"], **settings)).s3
+    assert config is not None
+    return S3Source(config)
 
 
 def test_fetches_every_file_of_the_model_folder(
@@ -42,7 +45,7 @@ def test_fetches_every_file_of_the_model_folder(
     assert {p.name for p in tmp_path.iterdir()} == names
     for name in names - {"class_names.txt"}:
         assert (tmp_path / name).read_bytes() == (source_package / name).read_bytes()
-    package = ModelPackage.load(ModelId.parse("s3-unit/1"), tmp_path)
+    package = read_package(ModelId.parse("s3-unit/1"), tmp_path)
     assert package.spec.class_names == ("left", "right")
 
 

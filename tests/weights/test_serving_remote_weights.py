@@ -17,9 +17,10 @@ import ray
 from pydantic import SecretStr
 from ray import serve
 
+from bench.handles import call_deployment
+from serve_app.app import weight_sources
 from serve_app.config import ServerSettings
-from serve_app.observability.driver import call_deployment
-from serve_app.weights import ModelStore
+from serve_app.weights.store import package_store
 from tests.conftest import free_port
 from tests.serve_apps import deployed, small_app
 from tests.support import b64_image, solid_image
@@ -211,7 +212,7 @@ def test_unknown_model_is_a_404(remote: str) -> None:
 def offline(serve_port: int, live_settings: ServerSettings, cache_dir: Path) -> Iterator[str]:
     """A second server on the first one's cache, every source pointing at a dead port."""
     # What the first server cached, whether or not its tests ran.
-    store = ModelStore.from_settings(live_settings)
+    store = package_store(weight_sources(live_settings))
     for model_id in (FROM_ROBOFLOW, FROM_S3, ALSO_FROM_ROBOFLOW):
         store.package(model_id, GOOD_KEY)
     serve.delete(REMOTE_APP)

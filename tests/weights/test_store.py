@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from serve_app.app import weight_sources
 from serve_app.config import ServerSettings
 from serve_app.core.ids import ModelId
 from serve_app.errors import (
@@ -23,7 +24,13 @@ from serve_app.errors import (
     UpstreamUnavailableError,
 )
 from serve_app.weights.download import write_verified
-from serve_app.weights.store import QUARANTINE_DIR, STAGING_DIR, ModelStore, build_sources
+from serve_app.weights.store import (
+    QUARANTINE_DIR,
+    STAGING_DIR,
+    PackageStore,
+    build_source,
+    package_store,
+)
 
 MODEL = "shapes/1"
 
@@ -104,10 +111,10 @@ def test_write_verified_leaves_nothing_when_the_stream_breaks(tmp_path: Path) ->
 
 def test_cached_package_serves_with_no_source_at_all(source_root: Path, cache: Path) -> None:
     source = CountingSource(source_root)
-    first = ModelStore(cache, [source]).package(MODEL)
+    first = PackageStore(cache, [source]).package(MODEL)
     assert source.fetches == 1 and first.path == cache / MODEL
     # A new server (new store, nothing in memory) on the same cache, no sources.
-    again = ModelStore(cache, []).package(MODEL)
+    again = PackageStore(cache, []).package(MODEL)
     assert again.spec.class_names == first.spec.class_names and again.spec.input_width == 320
     assert not (cache / STAGING_DIR / MODEL).exists()
 
@@ -115,7 +122,7 @@ def test_cached_package_serves_with_no_source_at_all(source_root: Path, cache: P
 def test_concurrent_first_requests_fetch_once(source_root: Path, cache: Path) -> None:
     source = CountingSource(source_root, delay_s=0.3)
     # One store each, as separate replicas have: only the file lock can serialise them.
-    stores = [ModelStore(cache, [source]) for _ in range(8)]
+    stores = [PackageStore(cache, [source]) for _ in range(8)]
     with ThreadPoolExecutor(len(stores)) as pool:
         packages = list(pool.map(lambda store: store.package(MODEL), stores))
     assert source.fetches == 1
@@ -127,7 +134,7 @@ def test_corrupt_download_is_fetched_again_then_refused(source_root: Path, cache
     weights.write_bytes(weights.read_bytes()[:100])
     source = CountingSource(source_root)
     with pytest.raises(ModelLoadError):
-        ModelStore(cache, [source]).package(MODEL)
+        PackageStore(cache, [source]).package(MODEL)
     assert source.fetches == 2
     assert not (cache / MODEL).exists() and not (cache / STAGING_DIR / MODEL).exists()
 
@@ -136,9 +143,9 @@ def test_cached_package_gone_bad_is_set_aside_and_fetched_once_more(
     source_root: Path, cache: Path
 ) -> None:
     source = CountingSource(source_root)
-    ModelStore(cache, [source]).package(MODEL)
+    PackageStore(cache, [source]).package(MODEL)
     (cache / MODEL / "weights.onnx").write_bytes(b"\x00" * 64)  # a disk fault, say
-    package = ModelStore(cache, [source]).package(MODEL)
+    package = PackageStore(cache, [source]).package(MODEL)
     assert source.fetches == 2 and package.spec.input_height == 320
     assert (cache / QUARANTINE_DIR / MODEL / "weights.onnx").read_bytes() == b"\x00" * 64
 
@@ -150,7 +157,7 @@ def test_leftovers_of_a_crashed_fetch_are_discarded(
     stale = cache / leftover
     stale.mkdir(parents=True)
     (stale / "weights.onnx").write_bytes(b"half a model")
-    package = ModelStore(cache, [CountingSource(source_root)]).package(MODEL)
+    package = PackageStore(cache, [CountingSource(source_root)]).package(MODEL)
     assert package.spec.input_width == 320
     assert (cache / MODEL / "weights.onnx").read_bytes() != b"half a model"
 
@@ -180,7 +187,7 @@ def test_sources_are_asked_in_order(
         CountingSource(empty, error=first),
         CountingSource(source_root if second else empty),
     ]
-    store = ModelStore(cache, list(sources))
+    store = PackageStore(cache, list(sources))
     if expected is None:
         assert store.package(MODEL).spec.model_id == ModelId.parse(MODEL)
     else:
@@ -198,11 +205,12 @@ def test_sources_are_asked_in_order(
         ({"local_models_dir": Path("/models"), "weight_sources": ["local"]}, []),
     ],
 )
-def test_build_sources_follows_the_order_and_skips_s3_without_a_bucket(
+def test_sources_follow_the_order_and_skip_s3_without_a_bucket(
     overrides: dict[str, object], names: list[str]
 ) -> None:
     settings = ServerSettings(**{"weight_sources": ["local"], **overrides})
-    assert [source.name for source in build_sources(settings)] == names
+    remote = weight_sources(settings).remote
+    assert [build_source(source).name for source in remote] == names
 
 
 def test_local_folders_are_read_in_place_and_never_go_stale(
@@ -211,22 +219,26 @@ def test_local_folders_are_read_in_place_and_never_go_stale(
     settings = ServerSettings(
         model_cache_dir=cache, local_models_dir=source_root, weight_sources=["local"]
     )
-    package = ModelStore.from_settings(settings).package(MODEL)
+    package = package_store(weight_sources(settings)).package(MODEL)
     assert package.path == source_root / MODEL
     assert not (cache / MODEL).exists(), "a local model must not be copied into the cache"
     # The folder changes (a new release of the model): a new store sees the new files.
     (source_root / MODEL / "class_names.txt").write_text("apple\npear\n")
-    assert ModelStore.from_settings(settings).package(MODEL).spec.class_names == ("apple", "pear")
+    assert package_store(weight_sources(settings)).package(MODEL).spec.class_names == (
+        "apple",
+        "pear",
+    )
     # Without "local" among the sources, the folder is not consulted at all.
     with pytest.raises(ModelNotFoundError):
-        ModelStore.from_settings(settings.model_copy(update={"weight_sources": []})).package(MODEL)
+        no_local = settings.model_copy(update={"weight_sources": []})
+        package_store(weight_sources(no_local)).package(MODEL)
 
 
 def test_a_model_in_no_source_is_a_404_naming_every_place_asked(
     tmp_path: Path, cache: Path
 ) -> None:
     local, remote = tmp_path / "local", tmp_path / "remote"
-    store = ModelStore(cache, [CountingSource(remote)], local_dirs=[local])
+    store = PackageStore(cache, [CountingSource(remote)], local_dirs=[local])
     with pytest.raises(ModelNotFoundError) as error:
         store.package("no-such-model/7")
     message = str(error.value)
@@ -238,7 +250,7 @@ def test_a_missing_key_is_a_401_only_where_the_rest_lack_the_model_and_says_so(
     tmp_path: Path, source_root: Path, cache: Path
 ) -> None:
     needs_key = CountingSource(tmp_path / "roboflow", error=MissingApiKeyError("needs a key"))
-    store = ModelStore(cache, [CountingSource(tmp_path / "s3"), needs_key])
+    store = PackageStore(cache, [CountingSource(tmp_path / "s3"), needs_key])
     with pytest.raises(MissingApiKeyError) as error:
         store.package("mistyped-model/1")
     message = str(error.value)
@@ -246,7 +258,7 @@ def test_a_missing_key_is_a_401_only_where_the_rest_lack_the_model_and_says_so(
     assert "roboflow" not in message.split(". ")[0], "Roboflow was not asked"
     assert "needs an API key" in message and "check the model id" in message
     # A source that has the model answers before the keyless one is ever a reason.
-    store = ModelStore(cache, [CountingSource(source_root), needs_key])
+    store = PackageStore(cache, [CountingSource(source_root), needs_key])
     assert store.package(MODEL).spec.model_id == ModelId.parse(MODEL)
 
 
@@ -256,7 +268,7 @@ def test_an_unusable_package_cached_by_another_server_keeps_its_reason(
     shutil.copytree(source_root / MODEL, cache / MODEL)
     (cache / MODEL / "model_type.json").unlink()  # a task nobody can tell
     with pytest.raises(ModelLoadError) as error:
-        ModelStore(cache, []).package(MODEL)
+        PackageStore(cache, []).package(MODEL)
     message = str(error.value)
     assert f"{cache / MODEL / 'model_type.json'} is missing" in message
     assert "fetching it again failed" in message

@@ -42,6 +42,8 @@ from serve_app.errors import InvalidImageError, InvalidRequestError
 
 DOCS_ASSETS_SEGMENT = "docs-assets"
 """Where /docs and /redoc load Swagger UI and ReDoc from (see ``api/ingress.py``)."""
+PAGE_ASSETS_SEGMENT = "page-assets"
+"""Where the page at ``/`` loads its script, style and example image from."""
 # First path segments of the server's other routes (and FastAPI's docs).
 RESERVED_SEGMENTS = (
     "infer",
@@ -53,6 +55,7 @@ RESERVED_SEGMENTS = (
     "healthz",
     "readiness",
     DOCS_ASSETS_SEGMENT,
+    PAGE_ASSETS_SEGMENT,
 )
 # Roboflow floors the confidence of this route at 1%.
 _MIN_CONFIDENCE = 0.01

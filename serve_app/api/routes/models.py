@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from serve_app.api.caller import CallerDep
-from serve_app.api.model_manager import ModelManager, get_model_manager
+from serve_app.api.model_admin import ModelAdmin, get_model_admin
 from serve_app.api.model_schemas import (
     AddModelRequest,
     BuildDescription,
@@ -28,7 +28,7 @@ from serve_app.core.ids import ModelId
 from serve_app.registry import RegisteredModel
 
 router = APIRouter(tags=["models"])
-Models = Annotated[ModelManager, Depends(get_model_manager)]
+Models = Annotated[ModelAdmin, Depends(get_model_admin)]
 
 
 @router.post("/model/add", response_model=ModelsDescriptions, summary="Load a model")

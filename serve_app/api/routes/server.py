@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from serve_app import __version__
-from serve_app.api.model_manager import ModelManager, get_model_manager
+from serve_app.api.model_admin import ModelAdmin, get_model_admin
 from serve_app.api.model_schemas import Readiness
 from serve_app.api.schemas import ServerInfo
 
@@ -26,7 +26,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readiness", response_model=Readiness, responses={503: {"model": Readiness}})
-async def readiness(models: Annotated[ModelManager, Depends(get_model_manager)]) -> JSONResponse:
+async def readiness(models: Annotated[ModelAdmin, Depends(get_model_admin)]) -> JSONResponse:
     """503 until every ``PRELOAD_MODELS`` model has been loaded on a model replica."""
     missing = await models.missing_preloads()
     if missing:

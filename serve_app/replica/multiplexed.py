@@ -34,7 +34,9 @@ Loader = Callable[[str, str | None], Awaitable[LoadedModel]]
 _WRAPPER_ATTR = "__serve_multiplex_wrapper"
 
 
-class ModelCache:
+class MultiplexedModels:
+    """The models one replica holds in memory, through Serve's multiplexing."""
+
     def __init__(
         self, loader: Loader, capacity: int, on_evicted: Callable[[int], None] | None = None
     ) -> None:
@@ -115,6 +117,6 @@ def check_multiplex_internals(wrapper: Any) -> None:
     if missing:
         raise RuntimeError(
             f"Ray Serve {ray.__version__} lacks the multiplexing internals "
-            f"serve_app/replica/model_cache.py relies on ({', '.join(missing)}); use the "
+            f"serve_app/replica/multiplexed.py relies on ({', '.join(missing)}); use the "
             "Ray release pyproject.toml pins"
         )

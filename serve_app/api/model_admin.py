@@ -7,13 +7,16 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from serve_app.core.stages import ModelClient
+from serve_app.core.stages import ModelStage
 from serve_app.registry import RegisteredModel, RegistryHandle
 
 
 @dataclass
-class ModelManager:
-    model: ModelClient
+class ModelAdmin:
+    """What ``/model/*`` and ``/readiness`` do: load through the model stage, unload
+    and list through the model registry."""
+
+    model: ModelStage
     registry: RegistryHandle
 
     async def add(self, model_id: str, api_key: str | None) -> list[RegisteredModel]:
@@ -39,7 +42,7 @@ class ModelManager:
         return missing
 
 
-async def get_model_manager(request: Request) -> ModelManager:
+async def get_model_admin(request: Request) -> ModelAdmin:
     """FastAPI dependency: the model manager of the ingress replica serving this request."""
-    manager: ModelManager = request.app.state.models
+    manager: ModelAdmin = request.app.state.models
     return manager

@@ -1,4 +1,4 @@
-"""Built engines, kept beside the model cache and shared through S3.
+"""Built engines, kept beside the model cache and shared through S3 (or any folder share).
 
 Layout, under ``MODEL_CACHE_DIR``::
 
@@ -27,20 +27,15 @@ import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from filelock import FileLock, Timeout
 
+from serve_app.core.engines import BuildState, DeviceIdentity, EngineKey, EngineOrigin
+from serve_app.core.folders import LOCKS_DIR, STAGING_DIR, fresh_folder, publish_folder
 from serve_app.core.ids import ModelId
-from serve_app.engines.keys import DeviceIdentity, EngineKey
-from serve_app.errors import ServeAppError, UpstreamTimeoutError
-from serve_app.weights.download import LOCKS_DIR, STAGING_DIR, fresh_folder, publish_folder
-
-if TYPE_CHECKING:
-    from serve_app.config import ServerSettings
-    from serve_app.weights.s3 import S3Source
+from serve_app.errors import ServeAppError, StoreAccessDeniedError, UpstreamTimeoutError
 
 logger = logging.getLogger("ray.serve")
 
@@ -50,16 +45,25 @@ LOCK_TIMEOUT_S = 3600.0
 """A TensorRT build of a large network can take many minutes; waiters wait for it."""
 
 
-class EngineOrigin(str, Enum):
-    CACHE = "cache"
-    """Found on this node's disk."""
-    S3 = "s3"
-    """Fetched from another node's upload."""
-    BUILT = "built"
+Step = Callable[[BuildState], None]
+"""Told each stage a lookup reaches: waiting, fetching, building."""
 
 
-Step = Callable[[str], None]
-"""Told each stage a lookup reaches: "waiting", "fetching", "building"."""
+class FolderShare(Protocol):
+    """Where built engines are shared between nodes: folders of files beside each
+    model's package (the S3 weight source is one)."""
+
+    def model_folder(self, model_id: ModelId, *subfolders: str) -> str:
+        """The share's name of the model's folder, or of a folder in it."""
+        ...
+
+    def fetch_folder(self, folder: str, dest: Path, what: str) -> bool:
+        """Download the files of ``folder`` into ``dest``; False if it has none."""
+        ...
+
+    def upload_folder(self, source: Path, folder: str, what: str, last: str) -> None:
+        """Upload the files of ``source`` as ``folder``, ``last`` after the rest."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -69,20 +73,11 @@ class StoredEngine:
 
 
 class EngineStore:
-    def __init__(self, cache_dir: Path, share: S3Source | None = None) -> None:
+    def __init__(self, cache_dir: Path, share: FolderShare | None = None) -> None:
         self._root = cache_dir / ENGINES_DIR
         self._locks = cache_dir / LOCKS_DIR / ENGINES_DIR
         self._share = share
         self._upload_denied = False
-
-    @classmethod
-    def from_settings(cls, settings: ServerSettings) -> EngineStore:
-        share = None
-        if settings.s3_bucket is not None and "s3" in settings.weight_sources:
-            from serve_app.weights.s3 import S3Source
-
-            share = S3Source(settings)
-        return cls(settings.model_cache_dir, share)
 
     def folder(self, model_id: ModelId, key: EngineKey) -> Path:
         return self._root / model_id.relative_path / key.name
@@ -107,7 +102,7 @@ class EngineStore:
             return StoredEngine(target, EngineOrigin.CACHE)
         lock = self.lock_path(model_id, key)
         lock.parent.mkdir(parents=True, exist_ok=True)
-        step("waiting")
+        step(BuildState.WAITING)
         try:
             with FileLock(str(lock), timeout=LOCK_TIMEOUT_S):
                 return self._under_lock(model_id, key, target, build, step)
@@ -130,11 +125,11 @@ class EngineStore:
         staging = self._root / STAGING_DIR / model_id.relative_path / key.name
         fresh_folder(staging)
         try:
-            step("fetching")
+            step(BuildState.FETCHING)
             if self._fetch(model_id, key, staging):
                 origin = EngineOrigin.S3
             else:
-                step("building")
+                step(BuildState.BUILDING)
                 build(staging)
                 (staging / KEY_FILE).write_text(json.dumps(key.describe(), indent=1))
                 origin = EngineOrigin.BUILT
@@ -163,12 +158,10 @@ class EngineStore:
     def _upload(self, model_id: ModelId, key: EngineKey, folder: Path) -> None:
         if self._share is None or self._upload_denied:
             return
-        from serve_app.weights.s3 import S3AccessDeniedError
-
         prefix = self._share.model_folder(model_id, ENGINES_DIR, key.name)
         try:
             self._share.upload_folder(folder, prefix, f"Engine {key.name}", last=KEY_FILE)
-        except S3AccessDeniedError as exc:
+        except StoreAccessDeniedError as exc:
             self._upload_denied = True
             logger.warning(
                 "Built engines stay on this node: S3 refuses uploads (%s). "

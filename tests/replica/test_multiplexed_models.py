@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from serve_app.replica.model_cache import check_multiplex_internals
+from serve_app.replica.multiplexed import check_multiplex_internals
 
 
 def test_the_internals_it_needs_pass_the_check() -> None:

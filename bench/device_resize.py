@@ -1,4 +1,6 @@
-"""Resize and letterbox on the device, as ``preprocessing/transforms.py`` does on CPU.
+"""Resize and letterbox on the device, as ``preprocessing/transforms.py`` does on CPU:
+for ``gpu_check.py`` to weigh against the CPU preprocessing stage (serving does not
+resize on the device).
 
 Bilinear with half-pixel centres and no antialiasing is what OpenCV's
 ``INTER_LINEAR`` computes; the result is rounded to whole levels, as OpenCV's uint8
@@ -12,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from serve_app.core.frames import FrameTransform, ResizeMode
+from serve_app.core.placement import input_placement
 from serve_app.core.spec import ModelSpec
-from serve_app.preprocessing.transforms import input_placement
 
 
 def resize_on_device(
