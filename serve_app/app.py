@@ -9,8 +9,9 @@ each with its config and, by keyword, a handle to each deployment it calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from ray.serve import Application
 
@@ -20,6 +21,7 @@ from serve_app.api.policy import IngressPolicy
 from serve_app.batching import GroupLimits
 from serve_app.config import AppConfig, ServerSettings
 from serve_app.config.settings import ENVIRONMENT_BY_NAME
+from serve_app.core.engines import EngineOptions
 from serve_app.engines.factory import EngineFactory, OnnxEngineFactory
 from serve_app.fused import FusedConfig, FusedIngress
 from serve_app.preprocessing.config import PreprocessConfig
@@ -61,10 +63,10 @@ def build_graph(config: AppConfig, engines: EngineFactory | None = None) -> Appl
     stages = stage_configs(config, engines)
     decoding = image_decoder_environment(config.settings)
     if config.composition == "fused":
-        alone = config.model.num_replicas == 1 and config.model.autoscaling is None
         fused = FusedConfig(stages.ingress, stages.preprocessing, stages.model, stages.registry)
         return FusedIngress.options(**config.model.ray_options(decoding)).bind(
-            fused, registry=None if alone else ModelRegistry.bind(stages.registry)
+            fused,
+            registry=None if one_fused_replica(config) else ModelRegistry.bind(stages.registry),
         )
     registry = ModelRegistry.bind(stages.registry)
     model = ModelReplica.options(**config.model.ray_options()).bind(stages.model, registry=registry)
@@ -88,13 +90,34 @@ def stage_configs(config: AppConfig, engines: EngineFactory | None = None) -> St
         preprocessing=PreprocessConfig(image_limits(settings), config.preprocessing.threads),
         model=ModelReplicaConfig(
             weights=weight_sources(settings),
-            engines=engines or OnnxEngineFactory(config.engine, batching.max_size),
+            engines=engines or OnnxEngineFactory(engine_options(config), batching.max_size),
             batching=batching,
             max_active_models=settings.max_active_models,
             preload=tuple(settings.preload_models),
         ),
         registry=RegistryConfig(tuple(settings.preload_models)),
     )
+
+
+def one_fused_replica(config: AppConfig) -> bool:
+    """The whole server is one replica: the fused composition, not scaled."""
+    model = config.model
+    return config.composition == "fused" and model.num_replicas == 1 and model.autoscaling is None
+
+
+def engine_options(config: AppConfig) -> EngineOptions:
+    """The ``engine`` config, with the threads of a lone forward pass chosen from the
+    model replicas' layout where it leaves them to the builder: every core of the node
+    where one fused replica is the whole server, else the CPUs a replica reserves,
+    rounded up. Replicas that share a node by their ``num_cpus`` would otherwise take
+    each other's cores whenever both are idle at once."""
+    engine = config.engine
+    if engine.lone_threads is not None:
+        return engine
+    chosen: int | Literal["all"] = (
+        "all" if one_fused_replica(config) else math.ceil(config.model.num_cpus)
+    )
+    return replace(engine, lone_threads=chosen)
 
 
 def image_decoder_environment(settings: ServerSettings) -> dict[str, str]:

@@ -16,6 +16,7 @@ model loads.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,8 +82,34 @@ class FakeEngine:
 
 
 @dataclass(frozen=True)
+class SlowFakeEngine(FakeEngine):
+    """:class:`FakeEngine` whose passes take ``pass_s``, with a wider layout for a lone
+    pass (``lone_threads``) as ONNX Runtime's on CPU has: it answers the same on both,
+    and says which threads each has."""
+
+    pass_s: float = 0.0
+    lone_threads: int = 1
+
+    def infer(self, images: np.ndarray) -> list[np.ndarray]:
+        time.sleep(self.pass_s)
+        return super().infer(images)
+
+    def infer_alone(self, images: np.ndarray) -> list[np.ndarray]:
+        return self.infer(images)
+
+    def threads(self, alone: bool) -> int:
+        return self.lone_threads if alone else 1
+
+
+@dataclass(frozen=True)
 class FakeEngineFactory:
-    """Makes :class:`FakeEngine` s: picklable, so Serve hands it to model replicas."""
+    """Makes :class:`FakeEngine` s: picklable, so Serve hands it to model replicas.
+    With ``pass_s`` or ``lone_threads``, :class:`SlowFakeEngine` s; ``load_s`` makes
+    each load take that long (in the loading thread, as a real load)."""
+
+    pass_s: float = 0.0
+    lone_threads: int = 0
+    load_s: float = 0.0
 
     def __call__(self, package: ModelPackage, store: EngineStore | None = None) -> ModelEngines:
         spec = package.spec
@@ -94,5 +121,10 @@ class FakeEngineFactory:
             raise ModelLoadError(
                 f"Model {spec.model_id}: the fake engine answers YOLOv8 detectors and "
                 f"classifiers, not {spec.task.value} {spec.model_type}"
+            )
+        time.sleep(self.load_s)
+        if self.pass_s or self.lone_threads:
+            return ModelEngines(
+                SlowFakeEngine(spec, pass_s=self.pass_s, lone_threads=self.lone_threads)
             )
         return ModelEngines(FakeEngine(spec))

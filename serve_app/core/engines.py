@@ -37,9 +37,12 @@ class EngineOptions:
     """FP16 where the device runs it fast (CUDA); CPUs always run FP32."""
     num_threads: int = 0
     """Intra-op threads per model; 0 lets the runtime choose (one per core)."""
-    lone_threads: int = 0
-    """ONNX Runtime on CPU: threads of a forward pass that runs alone in its replica
-    (``engines/passes.py``); 0, or no more than ``num_threads``: no lone layout."""
+    lone_threads: int | Literal["all"] | None = None
+    """ONNX Runtime on CPU: intra-op threads of a forward pass that runs alone in its
+    replica (no other pass in flight there), on a second session of the model; passes
+    beside others keep ``num_threads``. ``"all"``: every core of the replica's node;
+    0 (or no more than ``num_threads``): no lone layout; None: the application builder
+    chooses from the replica's layout (``app.py``)."""
     cuda_graphs: bool = True
     channels_last: bool = True
     workspace_mb: int = 4096
@@ -51,9 +54,11 @@ class EngineOptions:
         for name, kind in (("backend", Backend), ("device", DeviceKind), ("precision", Precision)):
             if getattr(self, name) not in get_args(kind):
                 raise ValueError(f"{name} must be one of {', '.join(get_args(kind))}")
-        for name in ("num_threads", "lone_threads"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be at least 0")
+        if self.num_threads < 0:
+            raise ValueError("num_threads must be at least 0")
+        lone = self.lone_threads
+        if not (lone is None or lone == "all" or (isinstance(lone, int) and lone >= 0)):
+            raise ValueError('lone_threads must be at least 0, "all" or null')
         if self.workspace_mb < MIN_WORKSPACE_MB:
             raise ValueError(f"workspace_mb must be at least {MIN_WORKSPACE_MB}")
 

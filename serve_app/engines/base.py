@@ -33,6 +33,25 @@ class Engine(Protocol):
 
 
 @runtime_checkable
+class LoneCapable(Protocol):
+    """An engine with a wider layout for a forward pass that runs alone in its replica.
+
+    On CPU one intra-op thread per pass, passes side by side, gives the most images per
+    second under load, while a request that finds the replica idle is answered sooner
+    by one pass on all the replica's cores. Whoever runs passes knows which it is (the
+    model replica: ``replica/host.py``) and calls :meth:`infer_alone` for a lone one.
+    """
+
+    def infer_alone(self, images: np.ndarray) -> list[np.ndarray]:
+        """:meth:`Engine.infer` for a pass that runs alone: with more threads."""
+        ...
+
+    def threads(self, alone: bool) -> int:
+        """Intra-op threads of a pass, lone or not; 0 where the runtime chooses."""
+        ...
+
+
+@runtime_checkable
 class DeviceEngine(Engine, Protocol):
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Run the network on device tensors, without a host copy.

@@ -10,6 +10,7 @@ make both: a picklable value, so a test hands the replica a fake one instead.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -119,5 +120,13 @@ def _onnx_runtime_engine(
         options.num_threads,
         spec.normalization,
         cuda=selection.device == "cuda",
-        lone_threads=options.lone_threads,
+        lone_threads=lone_threads(options),
     )
+
+
+def lone_threads(options: EngineOptions) -> int:
+    """The threads of a lone pass, ``"all"`` being every core this process may run on
+    (the replica's node, or its container's share); 0 where the builder chose none."""
+    if options.lone_threads == "all":
+        return len(os.sched_getaffinity(0))
+    return options.lone_threads or 0

@@ -4,10 +4,11 @@ has that execution provider (``onnxruntime-gpu``, which replaces ``onnxruntime``
 On CPU the engine can hold two sessions of the network: one with ``num_threads``
 intra-op threads for passes that run beside others (one thread each measured best
 under load), and one with ``lone_threads`` for a pass that runs alone, so a lone
-request gets every core the replica has (``engines/passes.py`` says when a pass is
-alone). Both sessions draw activations from one arena registered with ONNX Runtime's
-environment, so the second session costs little memory (3 MiB against 31 MiB with an
-arena each, for the 640x640 detector); the weights are small beside it.
+request gets every core the replica has (the model replica says when a pass is
+alone: ``replica/host.py``). Both sessions draw activations from one arena registered
+with ONNX Runtime's environment, so the second session costs little memory (3 MiB
+against 31 MiB with an arena each, for the 640x640 detector); the weights are small
+beside it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class OnnxRuntimeEngine(Engine):
         """The session of passes that run beside others."""
         self.lone_session = _session(weights, lone_threads, providers, True) if wider else None
         """The session of a pass that runs alone; None where it would be the same."""
+        self._threads = num_threads
+        self._lone_threads = lone_threads if wider else num_threads
         self.device = "cuda:0" if CUDA_PROVIDER in self.session.get_providers() else "cpu"
         self._input_name = self.session.get_inputs()[0].name
         self._batch_size = batch_size
@@ -62,6 +65,9 @@ class OnnxRuntimeEngine(Engine):
 
     def infer_alone(self, images: np.ndarray) -> list[np.ndarray]:
         return self._run(self.lone_session or self.session, images)
+
+    def threads(self, alone: bool) -> int:
+        return self._lone_threads if alone else self._threads
 
     def _run(self, session: ort.InferenceSession, images: np.ndarray) -> list[np.ndarray]:
         tensor = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)

@@ -2,7 +2,10 @@
 
 A :class:`ModelHost` holds up to ``MAX_ACTIVE_MODELS`` models (least recently used
 evicted first), groups the images sent for each model into forward passes of at most
-``batching.max_batch_size``, and runs them off the event loop. The model deployment
+``batching.max_batch_size``, and runs them off the event loop. A pass that starts
+while no other runs in the replica, of any model, is alone, and runs on the engine's
+wider layout where it has one (``LoneCapable``: all the replica's cores for a lone
+request, one thread per pass under load). The model deployment
 serves one over Ray handles; the fused composition calls one in process. It builds
 its collaborators from its config: the package store and the weight sources behind
 it, the engine store (sharing built engines through S3 where S3 is a source), and the
@@ -57,6 +60,12 @@ class ModelHost:
         self.forward = HopStats("forward")
         """Forward passes run."""
         self.model_loads = 0
+        self.pass_threads: dict[str, int] = {}
+        """Forward passes by the intra-op threads they ran on (``"0"``: the runtime's
+        choice, ``"?"``: an engine that does not say)."""
+        self._passes_running = 0
+        """Groups of forward passes running now, of every model: counted on the event
+        loop, so a pass that starts with none running is alone in the replica."""
         self._registry: RegistryLink | None = None
         self._background: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -102,16 +111,25 @@ class ModelHost:
             "forward": self.forward.snapshot(),
             "model_loads": self.model_loads,
             "model_evictions": self.models.evictions,
+            "pass_threads": dict(self.pass_threads),
             "loaded_models": list(self.models.held()),
         }
 
     async def _run_group(self, model_id: str, batches: list[ImageBatch]) -> list[list[Prediction]]:
         model = await self._model(model_id)
         chunks = list(ImageBatch.concat(batches).chunks(self._max_batch_size))
+        alone = self._passes_running == 0
+        threads = model.pass_threads(alone)
+        key = "?" if threads is None else str(threads)
         for chunk in chunks:
             self.forward.record(1, len(chunk))
-        # Off the event loop, so new images gather into the next group meanwhile.
-        predictions = await asyncio.to_thread(_run_chunks, model, chunks)
+            self.pass_threads[key] = self.pass_threads.get(key, 0) + 1
+        self._passes_running += 1
+        try:
+            # Off the event loop, so new images gather into the next group meanwhile.
+            predictions = await asyncio.to_thread(_run_chunks, model, chunks, alone)
+        finally:
+            self._passes_running -= 1
         results, start = [], 0
         for batch in batches:
             results.append(predictions[start : start + len(batch)])
@@ -179,5 +197,5 @@ def _count_evictions(count: int) -> None:
     server_metrics().model_evictions.inc(count)
 
 
-def _run_chunks(model: LoadedModel, chunks: list[ImageBatch]) -> list[Prediction]:
-    return [prediction for chunk in chunks for prediction in model.run_batch(chunk)]
+def _run_chunks(model: LoadedModel, chunks: list[ImageBatch], alone: bool) -> list[Prediction]:
+    return [prediction for chunk in chunks for prediction in model.run_batch(chunk, alone)]

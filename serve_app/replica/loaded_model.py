@@ -14,8 +14,7 @@ from serve_app.core.requests import ImageBatch
 from serve_app.core.spec import ModelPackage, ModelSpec
 from serve_app.decoders.base import ModelHead
 from serve_app.decoders.registry import AnyDecoder, decoder_for
-from serve_app.engines.base import DeviceEngine, Engine, images_to_device
-from serve_app.engines.passes import infer_counted
+from serve_app.engines.base import DeviceEngine, Engine, LoneCapable, images_to_device
 from serve_app.observability.metrics import server_metrics
 from serve_app.replica.engine_switch import EngineSwitch
 
@@ -59,8 +58,16 @@ class LoadedModel:
         """The engine serving now."""
         return self.engines.live
 
-    def run_batch(self, batch: ImageBatch) -> list[Prediction]:
-        """One forward pass over the batch, then per-image decoding.
+    def pass_threads(self, alone: bool) -> int | None:
+        """Intra-op threads a pass runs on now (0: the runtime's choice); None where
+        the engine does not say."""
+        engine = self.engines.live
+        return engine.threads(alone) if isinstance(engine, LoneCapable) else None
+
+    def run_batch(self, batch: ImageBatch, alone: bool = False) -> list[Prediction]:
+        """One forward pass over the batch, then per-image decoding; ``alone``: no
+        other pass runs in the replica, so an engine with a wider layout for that
+        (:class:`LoneCapable`) uses it.
 
         Every image is for this model, hence for its task: the preprocessing stage
         refused requests of any other task. The engine is read once, so an engine
@@ -72,9 +79,10 @@ class LoadedModel:
             predictions = self._run_on_device(engine, batch)  # decoding included
             metrics.stage_seconds.observe(time.perf_counter() - start, tags={"stage": "forward"})
             return predictions
-        # TODO(restructure): the replica decides "alone" (no other pass in flight);
-        # counting here, in the one place every CPU pass goes through, is the stopgap.
-        outputs = infer_counted(engine, batch.pixels)
+        if alone and isinstance(engine, LoneCapable):
+            outputs = engine.infer_alone(batch.pixels)
+        else:
+            outputs = engine.infer(batch.pixels)
         decoding = time.perf_counter()
         predictions = self._decode_on_host(outputs, batch)
         metrics.stage_seconds.observe(decoding - start, tags={"stage": "forward"})

@@ -85,6 +85,7 @@ def test_a_lone_pass_has_its_own_wider_session(tmp_path: Path) -> None:
     (beside,) = engine.infer(images)
     assert calls == {"session": 1, "lone_session": 1}
     np.testing.assert_array_equal(alone, beside)
+    assert (engine.threads(alone=True), engine.threads(alone=False)) == (2, 1)
 
 
 @pytest.mark.parametrize(("threads", "lone"), [(1, 0), (1, 1), (2, 2), (0, 4)])
@@ -97,3 +98,4 @@ def test_no_lone_session_where_it_would_not_be_wider(
     assert _config(engine.session, "session.use_env_allocators") is None
     images = np.zeros((1, 4, 5, 3), np.uint8)
     np.testing.assert_array_equal(engine.infer_alone(images)[0], engine.infer(images)[0])
+    assert engine.threads(alone=True) == engine.threads(alone=False) == threads
