@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from serve_app.api.caller import Caller, CallerDep
 from serve_app.api.dispatch import RequestDispatcher, get_dispatcher
+from serve_app.api.json_body import FastJsonRoute
 from serve_app.api.request_options import (
     image_payloads,
     inference_params,
@@ -36,7 +37,7 @@ from serve_app.api.schemas import (
 from serve_app.core.ids import Task
 from serve_app.core.requests import InferenceRequest
 
-router = APIRouter(tags=["inference"])
+router = APIRouter(tags=["inference"], route_class=FastJsonRoute)
 Dispatcher = Annotated[RequestDispatcher, Depends(get_dispatcher)]
 Endpoint = Callable[..., Awaitable[Response]]
 

@@ -27,6 +27,7 @@ from starlette.datastructures import UploadFile
 
 from serve_app.api.caller import Admitted, CallerDep
 from serve_app.api.dispatch import RequestDispatcher, get_dispatcher
+from serve_app.api.json_body import FastJsonRoute
 from serve_app.api.request_options import preprocess_options
 from serve_app.api.responses import json_response, task_response
 from serve_app.api.routes.inference import answer_request
@@ -69,7 +70,7 @@ class DatasetIdConvertor(StringConvertor):
 
 register_url_convertor("dataset_id", DatasetIdConvertor())
 
-router = APIRouter(tags=["legacy"])
+router = APIRouter(tags=["legacy"], route_class=FastJsonRoute)
 Dispatcher = Annotated[RequestDispatcher, Depends(get_dispatcher)]
 LegacyQuery = Annotated[LegacyInferenceQuery, Query()]
 
