@@ -92,6 +92,7 @@ def stage_configs(config: AppConfig, engines: EngineFactory | None = None) -> St
             weights=weight_sources(settings),
             engines=engines or OnnxEngineFactory(engine_options(config), batching.max_size),
             batching=batching,
+            model_memory_mb=settings.model_memory_mb,
             max_active_models=settings.max_active_models,
             preload=tuple(settings.preload_models),
         ),

@@ -105,11 +105,13 @@ class SlowFakeEngine(FakeEngine):
 class FakeEngineFactory:
     """Makes :class:`FakeEngine` s: picklable, so Serve hands it to model replicas.
     With ``pass_s`` or ``lone_threads``, :class:`SlowFakeEngine` s; ``load_s`` makes
-    each load take that long (in the loading thread, as a real load)."""
+    each load of the ``slow_loads`` models (of every model, where none are named) take
+    that long, in the loading thread, as a real load."""
 
     pass_s: float = 0.0
     lone_threads: int = 0
     load_s: float = 0.0
+    slow_loads: tuple[str, ...] = ()
 
     def __call__(self, package: ModelPackage, store: EngineStore | None = None) -> ModelEngines:
         spec = package.spec
@@ -122,7 +124,8 @@ class FakeEngineFactory:
                 f"Model {spec.model_id}: the fake engine answers YOLOv8 detectors and "
                 f"classifiers, not {spec.task.value} {spec.model_type}"
             )
-        time.sleep(self.load_s)
+        if not self.slow_loads or str(spec.model_id) in self.slow_loads:
+            time.sleep(self.load_s)
         if self.pass_s or self.lone_threads:
             return ModelEngines(
                 SlowFakeEngine(spec, pass_s=self.pass_s, lone_threads=self.lone_threads)

@@ -99,11 +99,32 @@ class ServerSettings(BaseSettings):
             "server does."
         ),
     )
-    max_active_models: int = setting(
-        8,
+    max_active_models: int | None = setting(
+        None,
         env="MAX_ACTIVE_MODELS",
         ge=1,
-        meaning=("Models each model replica holds; beyond it the least recently used is unloaded."),
+        note="no count",
+        meaning=(
+            "Most models each model replica holds; beyond it the least recently used is "
+            "unloaded. Unset, memory alone decides (`RFSERVE_MODEL_MEMORY_MB`): Roboflow's "
+            "server counts, 8 by default, which unloads the model needed next as soon as 9 "
+            "are in use in turn although a small model costs a few MiB. Set it to 8 for "
+            "Roboflow's behaviour."
+        ),
+    )
+    model_memory_mb: int | None = setting(
+        None,
+        env="RFSERVE_MODEL_MEMORY_MB",
+        ge=1,
+        shown="an eighth of the node's memory, at most 4096",
+        meaning=(
+            "Memory the models of each model replica may take, MiB; beyond it the least "
+            "recently used are unloaded (never the one just loaded). A model's cost is "
+            "measured when it loads, as the replica's growth in resident memory (at least "
+            "its weights file): 2 to 5 MiB for a detector with 2 MB of weights on ONNX "
+            "Runtime, whose sessions share one activation arena. The default takes the "
+            "node's memory, or its container's limit where lower, as the replica sees it."
+        ),
     )
     preload_models: CommaList = setting(
         default_factory=list,

@@ -1,14 +1,17 @@
 """ONNX Runtime on CPU (x86 and ARM), or on CUDA where the installed ONNX Runtime
 has that execution provider (``onnxruntime-gpu``, which replaces ``onnxruntime``).
 
-On CPU the engine can hold two sessions of the network: one with ``num_threads``
-intra-op threads for passes that run beside others (one thread each measured best
-under load), and one with ``lone_threads`` for a pass that runs alone, so a lone
-request gets every core the replica has (the model replica says when a pass is
-alone: ``replica/host.py``). Both sessions draw activations from one arena registered
-with ONNX Runtime's environment, so the second session costs little memory (3 MiB
-against 31 MiB with an arena each, for the 640x640 detector); the weights are small
-beside it.
+On CPU every session of the process draws its activations from one arena registered
+with ONNX Runtime's environment, instead of an arena each: a replica holding many
+models then pays for one model's activations, not for each (14 MiB per 640x640
+detector), at the same speed under load; what a model holds is its weights
+(``replica/memory.py``).
+
+On CPU the engine can also hold two sessions of the network: one with
+``num_threads`` intra-op threads for passes that run beside others (one thread each
+measured best under load), and one with ``lone_threads`` for a pass that runs alone,
+so a lone request gets every core the replica has (the model replica says when a
+pass is alone: ``replica/host.py``). The second costs its own copy of the weights.
 """
 
 from __future__ import annotations
@@ -41,10 +44,11 @@ class OnnxRuntimeEngine(Engine):
         providers = [CPU_PROVIDER]
         if cuda and CUDA_PROVIDER in ort.get_available_providers():
             providers.insert(0, CUDA_PROVIDER)
+        on_cpu = providers == [CPU_PROVIDER]
         # A lone session only where it has more threads than the other (0 there means
         # the runtime's own choice: a thread per core already).
-        wider = providers == [CPU_PROVIDER] and 0 < num_threads < lone_threads
-        self.session = _session(weights, num_threads, providers, shared_arena=wider)
+        wider = on_cpu and 0 < num_threads < lone_threads
+        self.session = _session(weights, num_threads, providers, shared_arena=on_cpu)
         """The session of passes that run beside others."""
         self.lone_session = _session(weights, lone_threads, providers, True) if wider else None
         """The session of a pass that runs alone; None where it would be the same."""

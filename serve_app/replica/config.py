@@ -17,7 +17,10 @@ class ModelReplicaConfig:
     engines: EngineFactory
     batching: GroupLimits
     """Images per forward pass (``max_size``) and passes per model in flight."""
-    max_active_models: int
-    """Models held before the least recently used is unloaded."""
+    model_memory_mb: int | None
+    """Memory the models held may take before the least recently used is unloaded;
+    None: a share of the replica's node (``memory.py``)."""
+    max_active_models: int | None = None
+    """And, where set, how many models may be held."""
     preload: tuple[str, ...] = ()
     """Models loaded when the replica starts."""

@@ -2,7 +2,7 @@
 
 Ray Serve's multiplexing routes a call to a replica that already holds its model
 (callers set ``multiplexed_model_id``), and the replica's :class:`ModelHost` evicts the
-least recently used beyond ``MAX_ACTIVE_MODELS``. Each replica reports the models it
+least recently used beyond its memory budget. Each replica reports the models it
 holds to the model registry and unloads those it is told to (``serve_app/registry``),
 and loads ``PRELOAD_MODELS`` when it starts.
 """

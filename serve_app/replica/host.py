@@ -1,7 +1,7 @@
 """The models of one replica and the batches they run, free of any deployment.
 
-A :class:`ModelHost` holds up to ``MAX_ACTIVE_MODELS`` models (least recently used
-evicted first), groups the images sent for each model into forward passes of at most
+A :class:`ModelHost` holds models up to its memory budget (least recently used
+evicted first: ``memory.py``), groups the images sent for each model into forward passes of at most
 ``batching.max_batch_size``, and runs them off the event loop. A pass that starts
 while no other runs in the replica, of any model, is alone, and runs on the engine's
 wider layout where it has one (``LoneCapable``: all the replica's cores for a lone
@@ -28,6 +28,7 @@ from serve_app.observability.metrics import server_metrics
 from serve_app.registry import RegistryHandle
 from serve_app.replica.config import ModelReplicaConfig
 from serve_app.replica.loaded_model import LoadedModel
+from serve_app.replica.memory import MIB, model_budget
 from serve_app.replica.multiplexed import MultiplexedModels
 from serve_app.replica.registry_link import RegistryLink
 from serve_app.weights.s3 import S3Source
@@ -45,9 +46,8 @@ class ModelHost:
         self._engines = config.engines
         self._max_batch_size = config.batching.max_size
         self._preload = list(config.preload)
-        self.models = MultiplexedModels(
-            self._load_model, config.max_active_models, on_evicted=_count_evictions
-        )
+        budget = model_budget(config.model_memory_mb, config.max_active_models)
+        self.models = MultiplexedModels(self._load_model, budget, on_evicted=_count_evictions)
         self._batches: Grouper[str, ImageBatch, list[Prediction]] = Grouper(
             self._run_group,
             max_size=config.batching.max_size,
@@ -111,8 +111,11 @@ class ModelHost:
             "forward": self.forward.snapshot(),
             "model_loads": self.model_loads,
             "model_evictions": self.models.evictions,
+            "model_memory_mb": round(self.models.held_bytes() / MIB, 1),
+            "model_budget_mb": round(self.models.budget.memory_bytes / MIB, 1),
             "pass_threads": dict(self.pass_threads),
             "loaded_models": list(self.models.held()),
+            "loading_models": self.models.loading(),
         }
 
     async def _run_group(self, model_id: str, batches: list[ImageBatch]) -> list[list[Prediction]]:

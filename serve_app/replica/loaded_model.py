@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,6 +18,7 @@ from serve_app.decoders.registry import AnyDecoder, decoder_for
 from serve_app.engines.base import DeviceEngine, Engine, LoneCapable, images_to_device
 from serve_app.observability.metrics import server_metrics
 from serve_app.replica.engine_switch import EngineSwitch
+from serve_app.replica.memory import measured_footprint
 
 if TYPE_CHECKING:
     from serve_app.device.decoding import DeviceDecoder
@@ -30,6 +32,8 @@ class LoadedModel:
     engines: EngineSwitch
     decoder: AnyDecoder
     head: ModelHead
+    footprint_bytes: int = 0
+    """Memory the model holds in its replica, measured when it loaded (``memory.py``)."""
 
     @classmethod
     def load(
@@ -41,9 +45,11 @@ class LoadedModel:
         """The model on the engine it starts on; :meth:`EngineSwitch.start` builds the
         optimised one, where the factory gave one to build."""
         decoder = decoder_for(package.spec)  # fails fast, before the weights are loaded
-        made = engines(package, store)
+        made, footprint = measured_footprint(
+            lambda: engines(package, store), _size_of(package.weights_path)
+        )
         switch = EngineSwitch(made.live, made.build, store, made.fallback)
-        return cls(package.spec, switch, decoder, ModelHead.from_spec(package.spec))
+        return cls(package.spec, switch, decoder, ModelHead.from_spec(package.spec), footprint)
 
     @cached_property
     def device_decoder(self) -> DeviceDecoder | None:
@@ -106,3 +112,10 @@ class LoadedModel:
             self.decoder([output[i] for output in outputs], frame, params, self.head)
             for i, (frame, params) in enumerate(zip(batch.frames, batch.params, strict=True))
         ]
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
