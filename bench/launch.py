@@ -9,9 +9,11 @@ cache, and whatever settings or fields the server spec names.
 
 A spec reads ``[LABEL=]COMPOSITION[@CHECKOUT][,NAME=VALUE...]``: ``fused``,
 ``base-split=split@../old-checkout``, ``fused-exact=fused,RFSERVE_SCALED_JPEG_DECODE=false``,
-``fused1=fused,model.num_replicas=1``. COMPOSITION is ``split``, ``fused`` or a YAML
-path inside the checkout; a NAME with a dot sets that field of the application's
-``args`` (YAML values), any other NAME a server setting (its environment name).
+``fused1=fused,model.num_replicas=1``, ``nice0=fused,RAY_worker_niceness=0``.
+COMPOSITION is ``split``, ``fused`` or a YAML path inside the checkout; a NAME with a
+dot sets that field of the application's ``args`` (YAML values), a NAME that starts
+with ``RAY_`` is set in the server's environment (Ray's own settings, read when Ray
+starts), any other NAME a server setting (its environment name).
 """
 
 from __future__ import annotations
@@ -57,23 +59,27 @@ class ServerSpec:
     settings: dict[str, str] = field(default_factory=dict)
     fields: dict[str, Any] = field(default_factory=dict)
     """Dotted paths into the application's ``args``, and their values."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Ray's variables, for the server's environment."""
 
     @classmethod
     def parse(cls, text: str) -> ServerSpec:
         head, *assignments = text.split(",")
         label, _, head = head.rpartition("=")
         config, _, checkout = head.partition("@")
-        settings, fields = {}, {}
+        settings, fields, env = {}, {}, {}
         for item in assignments:
             name, sep, value = item.partition("=")
             if not sep:
                 raise ValueError(f"{text!r}: {item!r} is not NAME=VALUE")
             if "." in name:
                 fields[name] = yaml.safe_load(value)
+            elif name.startswith("RAY_"):
+                env[name] = value
             else:
                 settings[name] = value
         checkout_path = Path(checkout).resolve() if checkout else REPO
-        return cls(label or config, config, checkout_path, settings, fields)
+        return cls(label or config, config, checkout_path, settings, fields, env)
 
     @property
     def config_path(self) -> Path:
@@ -184,6 +190,7 @@ def launched(
     environ = {
         **os.environ,
         **(env or {}),
+        **spec.env,
         "PYTHONPATH": str(spec.checkout),
         # Never join a Ray cluster someone else started on this machine.
         "RAY_ADDRESS": "local",

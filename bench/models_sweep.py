@@ -109,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         "clients": args.clients,
         "size": args.size,
         "shuffle": args.shuffle,
+        "busy": args.busy,
         "points": [asdict(p) for p in measured],
         "failed": failed,
     }
@@ -116,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         f"Model `{args.model}` in {', '.join(map(str, args.counts))} copies, "
         f"{args.clients} clients, {args.size} frames, models "
         f"{'in a random order' if args.shuffle else 'in turn'}; load average "
-        f"{record['machine']['load_average_at_start']:.2f} at start.\n\n"  # type: ignore[index]
+        f"{record['machine']['load_average_at_start']:.2f} at start."  # type: ignore[index]
+        + sweep.busy_note(args)
+        + "\n\n"
         + sweep_report.models_table(measured)
         + "\n\n### CPU by process\n\n"
         + sweep_report.roles_table(measured, args.clients)

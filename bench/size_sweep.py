@@ -67,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     record: dict[str, object] = {
         "model": args.model,
         "machine": machine_info(),
+        "busy": args.busy,
         "frames": {s: sum(map(len, fs)) / len(fs) / 1024 for s, fs in files.items()},
     }
     forward_ms, profiles = _measure_quiet(args, images)
@@ -148,6 +149,7 @@ def _markdown(
         f"JPEG q{args.jpeg_quality}; {machine['cpus_usable']} CPUs ({machine['cpu_model']}), "
         f"load average {machine['load_average_at_start']:.2f} at start; forward pass "
         f"{forward_ms or float('nan'):.2f} ms of CPU per image (one thread)."
+        + sweep.busy_note(args)
     )
     parts = [
         heading,

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench import prometheus
+from bench.busy import busy
 from bench.launch import ServerSpec, launched
 from bench.load import LoadResult, LoadSpec, check_loopback, probe, run_load
 from bench.processes import TreeCpu, listening_pids
@@ -101,6 +102,14 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="for servers started"
     )
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N processes spinning on a core each, at niceness 0, during every point: "
+        "another workload on the machine",
+    )
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured s per point")
     parser.add_argument("--duration", type=float, default=15.0, help="measured s per point")
     parser.add_argument("--timeout", type=float, default=60.0, help="per request, s")
@@ -110,6 +119,15 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip the Prometheus counters (saves 12 s a point)",
     )
     parser.add_argument("--out", type=Path, help="write OUT.json, OUT.md and OUT.png")
+
+
+def busy_note(args: argparse.Namespace) -> str:
+    """How busy the machine was made during the points, for a table's heading."""
+    return (
+        f" {args.busy} other processes spinning at niceness 0 during every point."
+        if args.busy
+        else ""
+    )
 
 
 def server_specs(args: argparse.Namespace) -> list[ServerSpec]:
@@ -208,7 +226,8 @@ def measure(
     tree = TreeCpu(server.root_pid) if server.root_pid else None
     counting = server.metrics_url is not None and not args.no_counters
     before = prometheus.scrape(server.metrics_url) if counting and server.metrics_url else {}
-    load = asyncio.run(run_load(spec, bodies, [tree] if tree else []))
+    with busy(args.busy):
+        load = asyncio.run(run_load(spec, bodies, [tree] if tree else []))
     cpu = tree.by_role if tree else {MACHINE_CPU: load.server_cpu_s}
     result = Measured(server.label, case, load, cpu)
     if counting and server.metrics_url:

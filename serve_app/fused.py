@@ -50,10 +50,11 @@ class FusedIngress:
         registry_handle: RegistryHandle = (
             in_process_registry(config.registry) if registry is None else registry
         )
-        self._host = ModelHost(config.model)
+        self._dispatcher = RequestDispatcher(self._run_group, config.ingress.grouping)
+        # A forward pass is alone only while the replica holds no other request at all.
+        self._host = ModelHost(config.model, lambda: self._dispatcher.in_flight)
         self._host.start(registry_handle)  # Serve runs __init__ on the replica's event loop
         self._stage = PreprocessStage(config.preprocessing)
-        self._dispatcher = RequestDispatcher(self._run_group, config.ingress.grouping)
         self._models = ModelAdmin(self._host, registry_handle)
         self._policy = config.ingress.policy
 

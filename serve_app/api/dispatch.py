@@ -33,6 +33,8 @@ class RequestDispatcher:
             size_of=lambda request: len(request.images),
             stats=HopStats("preprocessing"),
         )
+        self.in_flight = 0
+        """Requests taken and not yet answered."""
 
     async def infer(
         self, model_id: str, task: Task | None, request: InferenceRequest, api_key: str | None
@@ -40,7 +42,11 @@ class RequestDispatcher:
         """The result of ``request`` by ``model_id`` (normalised, as the caller's
         admission gives it), whose task must be ``task`` (any task when None)."""
         key = _GroupKey(model_id, task, api_key)
-        return await self._grouper.submit(key, request)
+        self.in_flight += 1
+        try:
+            return await self._grouper.submit(key, request)
+        finally:
+            self.in_flight -= 1
 
     def stats(self) -> dict[str, object]:
         """Groups sent to the next stage: the hop into preprocessing."""

@@ -3,7 +3,8 @@
 A :class:`ModelHost` holds models up to its memory budget (least recently used
 evicted first: ``memory.py``), groups the images sent for each model into forward passes of at most
 ``batching.max_batch_size``, and runs them off the event loop. A pass that starts
-while no other runs in the replica, of any model, is alone, and runs on the engine's
+while no other runs in the replica, of any model, and no other request is in flight
+there, is alone, and runs on the engine's
 wider layout where it has one (``LoneCapable``: all the replica's cores for a lone
 request, one thread per pass under load). The model deployment
 serves one over Ray handles; the fused composition calls one in process. It builds
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from serve_app.batching import Grouper, HopStats
 from serve_app.core.predictions import Prediction
@@ -38,7 +40,12 @@ logger = logging.getLogger("ray.serve")
 
 
 class ModelHost:
-    def __init__(self, config: ModelReplicaConfig) -> None:
+    def __init__(
+        self, config: ModelReplicaConfig, requests_in_flight: Callable[[], int] | None = None
+    ) -> None:
+        """``requests_in_flight``: how many requests the replica holds now, at any
+        stage, where stages before this one share the replica (the fused composition);
+        else the host counts its own calls."""
         weights = config.weights
         self._store = package_store(weights)
         share = S3Source(weights.s3) if weights.s3 is not None else None
@@ -64,8 +71,11 @@ class ModelHost:
         """Forward passes by the intra-op threads they ran on (``"0"``: the runtime's
         choice, ``"?"``: an engine that does not say)."""
         self._passes_running = 0
-        """Groups of forward passes running now, of every model: counted on the event
-        loop, so a pass that starts with none running is alone in the replica."""
+        """Groups of forward passes running now, of every model (counted on the event
+        loop, as are the calls below)."""
+        self._calls = 0
+        """Calls of :meth:`infer` in flight."""
+        self._requests_in_flight = requests_in_flight or (lambda: self._calls)
         self._registry: RegistryLink | None = None
         self._background: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -87,7 +97,11 @@ class ModelHost:
         self.received.record(1, len(batch))
         # Fetching the model may need the request's key; the group's run loads it.
         self.models.offer_key(model_id, api_key)
-        return await self._batches.submit(model_id, batch)
+        self._calls += 1
+        try:
+            return await self._batches.submit(model_id, batch)
+        finally:
+            self._calls -= 1
 
     async def load(self, model_id: str, api_key: str | None = None) -> None:
         self.models.offer_key(model_id, api_key)
@@ -121,7 +135,9 @@ class ModelHost:
     async def _run_group(self, model_id: str, batches: list[ImageBatch]) -> list[list[Prediction]]:
         model = await self._model(model_id)
         chunks = list(ImageBatch.concat(batches).chunks(self._max_batch_size))
-        alone = self._passes_running == 0
+        # Alone: no other pass runs, and no other request waits anywhere in the replica
+        # (under load a wide pass would only take the cores the next images need).
+        alone = self._passes_running == 0 and self._requests_in_flight() <= 1
         threads = model.pass_threads(alone)
         key = "?" if threads is None else str(threads)
         for chunk in chunks:

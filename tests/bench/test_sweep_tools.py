@@ -4,26 +4,29 @@ server is started with, Prometheus text, request order, CPU by process, test fra
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bench import prometheus
+from bench.busy import busy
 from bench.launch import REPO, ServerSpec, write_config
 from bench.photos import SIZES, make_photo
-from bench.processes import TreeCpu, listening_pids, role_of
+from bench.processes import TreeCpu, cpu_seconds, listening_pids, role_of
 from bench.sweep import interleave
 
 
 @pytest.mark.parametrize(
-    ("text", "label", "config", "checkout", "settings", "fields"),
+    ("text", "label", "config", "checkout", "settings", "fields", "env"),
     [
-        ("fused", "fused", "fused", REPO, {}, {}),
-        ("base=split@/tmp/old", "base", "split", Path("/tmp/old"), {}, {}),
+        ("fused", "fused", "fused", REPO, {}, {}, {}),
+        ("base=split@/tmp/old", "base", "split", Path("/tmp/old"), {}, {}, {}),
         (
-            "one=fused,MAX_ACTIVE_MODELS=16,model.num_replicas=1",
+            "one=fused,MAX_ACTIVE_MODELS=16,model.num_replicas=1,RAY_worker_niceness=0",
             "one", "fused", REPO, {"MAX_ACTIVE_MODELS": "16"}, {"model.num_replicas": 1},
+            {"RAY_worker_niceness": "0"},
         ),
     ],
 )  # fmt: skip
@@ -34,8 +37,17 @@ def test_server_specs(
     checkout: Path,
     settings: dict[str, str],
     fields: dict[str, object],
+    env: dict[str, str],
 ) -> None:
-    assert ServerSpec.parse(text) == ServerSpec(label, config, checkout, settings, fields)
+    assert ServerSpec.parse(text) == ServerSpec(label, config, checkout, settings, fields, env)
+
+
+def test_busy_processes_spin_while_the_block_runs() -> None:
+    with busy(2) as pids:
+        assert len(pids) == 2
+        time.sleep(0.5)
+        assert all(cpu_seconds(pid) for pid in pids)  # each has used CPU already
+    assert [cpu_seconds(pid) for pid in pids] == [None, None]  # gone, reaped
 
 
 def test_a_server_is_started_on_its_checkouts_config_with_the_benchmarks_changes(
