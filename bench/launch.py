@@ -38,7 +38,13 @@ from bench.processes import descendants, listening_pids
 
 REPO = Path(__file__).resolve().parent.parent
 IMPORT_PATH = "serve_app.app:build_app"
-CONFIGS = {"split": "configs/local.yaml", "fused": "configs/fused.yaml"}
+# Each layout's YAML: the first of these a checkout has. `configs/local.yaml` is the
+# README's start (fused); a checkout from before that (`split@../baseline`) has the
+# split graph there and the fused one in `configs/fused.yaml`.
+CONFIGS = {
+    "split": ("configs/split.yaml", "configs/local.yaml"),
+    "fused": ("configs/fused.yaml", "configs/local.yaml"),
+}
 START_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 60.0
 # Settings the benchmark sets, by field name and environment name: a YAML may use either.
@@ -83,7 +89,9 @@ class ServerSpec:
 
     @property
     def config_path(self) -> Path:
-        return self.checkout / CONFIGS.get(self.config, self.config)
+        candidates = CONFIGS.get(self.config, (self.config,))
+        found = [self.checkout / name for name in candidates if (self.checkout / name).exists()]
+        return found[0] if found else self.checkout / candidates[0]
 
     @property
     def composition(self) -> str:

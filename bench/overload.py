@@ -2,7 +2,7 @@
 
     python -m bench.overload --factor 4 --out bench/results/overload
 
-Starts the server on the fast path in this process (``configs/fused.yaml`` unless
+Starts the server on the fast path in this process (``configs/local.yaml``, fused, unless
 ``--config``), finds the concurrency that saturates it (the fewest closed-loop clients
 that get within 5 % of the most images/s), then loads it with ``--factor`` times as
 many connections through ``wrk`` (C, so the load generator costs the 2 cores little)
@@ -62,7 +62,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.overload", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--config", type=Path, default=Path("configs/fused.yaml"))
+    parser.add_argument("--config", type=Path, default=Path("configs/local.yaml"))
     parser.add_argument("--factor", type=int, default=4)
     parser.add_argument("--duration", type=int, default=20, help="seconds of overload")
     parser.add_argument("--out", type=Path)

@@ -7,7 +7,7 @@
 First, on a quiet machine, the raw engine saturating it (and ``--profile``); then the
 ``--compare-url`` server, if any, under the same load generator; then this process
 starts a local Ray on the fast path and deploys each composition in turn (``split``
-from configs/local.yaml, ``fused`` from configs/fused.yaml), each loaded with single-
+from configs/split.yaml, ``fused`` from configs/local.yaml), each loaded with single-
 image and list requests at every concurrency. See bench/README.md for each figure.
 """
 
@@ -44,8 +44,8 @@ FIXTURE = "fixture"
 FIXTURE_MODEL = "fixture-yolov8/1"
 PROBE_TIMEOUT_S = 180.0
 CONFIGS: dict[Composition, Path] = {
-    "split": Path("configs/local.yaml"),
-    "fused": Path("configs/fused.yaml"),
+    "split": Path("configs/split.yaml"),
+    "fused": Path("configs/local.yaml"),
 }
 HOPS = {"preprocessing": "dispatched", "model": "model.received", "forward": "model.forward"}
 

@@ -2,7 +2,7 @@
 
     python -m bench.soak --minutes 30 --out bench/results/soak
 
-Starts the server on the fast path in this process (``configs/fused.yaml`` unless
+Starts the server on the fast path in this process (``configs/local.yaml``, fused, unless
 ``--config``), then N closed-loop clients send requests across several models and
 tasks (the bundled detector, segmenter and classifier) for the whole run, while the
 resident memory of every server process is sampled once a minute. The verdict: zero
@@ -71,7 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--warmup-minutes", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--config", type=Path, default=Path("configs/fused.yaml"))
+    parser.add_argument("--config", type=Path, default=Path("configs/local.yaml"))
     parser.add_argument("--tolerance", type=float, default=0.10)
     parser.add_argument("--sample-s", type=float, default=60.0)
     parser.add_argument("--out", type=Path)

@@ -1,7 +1,7 @@
 """How long ``rfserve start`` takes to stop, each way a server is stopped, and what it
 leaves behind.
 
-    python -m bench.stop configs/local.yaml configs/fused.yaml configs/edge.yaml:--edge \
+    python -m bench.stop configs/local.yaml configs/split.yaml configs/edge.yaml:--edge \
         --out bench/results/stop-times
 
 Each run starts ``rfserve start CONFIG`` on free ports (the serve port, HAProxy's

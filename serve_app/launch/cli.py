@@ -14,8 +14,8 @@ from serve_app.launch.arguments import CommandParser
 
 EXAMPLES = """\
 examples:
-  rfserve start configs/local.yaml                    serve on port 9001 (Ctrl-C stops)
-  rfserve start configs/local.yaml --address auto     on a running Ray cluster
+  rfserve start configs/local.yaml                    one machine, port 9001 (Ctrl-C stops)
+  rfserve start configs/cluster-cpu.yaml --address auto   on a running Ray cluster
   rfserve start configs/edge.yaml --edge              a small device: Ray trimmed
   eval "$(rfserve env)"                               the same settings for `serve run`
   rfserve infer -i image.jpg -m shapes-detection/1    one JSON line per image

@@ -56,7 +56,7 @@ def test_a_server_is_started_on_its_checkouts_config_with_the_benchmarks_changes
     spec = ServerSpec.parse("x=split,RFSERVE_SCALED_JPEG_DECODE=false,engine.lone_threads=2")
     path = write_config(spec, 12345, ["a/1", "b/1"], tmp_path / "models", tmp_path)
     document = yaml.safe_load(path.read_text())
-    original = yaml.safe_load((REPO / "configs/local.yaml").read_text())
+    original = yaml.safe_load((REPO / "configs/split.yaml").read_text())
     expected_http = {**original["http_options"], "host": "127.0.0.1", "port": 12345}
     assert document["http_options"] == expected_http
     args = document["applications"][0]["args"]

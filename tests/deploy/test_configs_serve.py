@@ -49,4 +49,4 @@ def test_cpu_config_starts_and_serves(path: Path, serve_port: int, tmp_path: Pat
 
 
 def test_the_cpu_configs_are_those_a_laptop_runs() -> None:
-    assert {p.name for p in CPU_CONFIGS} == {"local.yaml", "fused.yaml", "edge.yaml"}
+    assert {p.name for p in CPU_CONFIGS} == {"local.yaml", "split.yaml", "edge.yaml"}

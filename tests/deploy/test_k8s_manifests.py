@@ -107,8 +107,8 @@ def test_every_pod_carries_the_fast_path_settings(variant: Variant) -> None:
     service = ray_service(variant.name)
     for name, container in containers(service):
         env = {e["name"]: e.get("value") for e in container["env"]}
-        serve_settings = {k: v for k, v in env.items() if k.startswith("RAY_SERVE_")}
-        assert serve_settings == FAST_PATH, name
+        ray_settings = {k: v for k, v in env.items() if k.startswith("RAY_")}
+        assert ray_settings == FAST_PATH, name
         assert env["MODEL_CACHE_DIR"] == "/cache", name
 
 

@@ -88,7 +88,7 @@ def test_configs_that_cannot_serve_say_why(text: str, problem: str, tmp_path: Pa
     assert found is not None and problem in found and "\n" not in found
 
 
-@pytest.mark.parametrize("name", ["local.yaml", "fused.yaml", "edge.yaml"])
+@pytest.mark.parametrize("name", ["local.yaml", "split.yaml", "edge.yaml"])
 def test_the_shipped_configs_pass_the_check(name: str) -> None:
     assert config_problem(str(ROOT / "configs" / name)) is None
 

@@ -40,6 +40,10 @@ def command_lines(pids: list[int]) -> list[str]:
     return lines
 
 
+def _is_replica(pid: int) -> bool:
+    return any(line.startswith("ray::ServeReplica") for line in command_lines([pid]))
+
+
 def test_edge_start_serves_trimmed_and_stops_clean(tmp_path: Path) -> None:
     config = yaml.safe_load((ROOT / "configs" / "edge.yaml").read_text())
     port = free_port()
@@ -72,7 +76,10 @@ def test_edge_start_serves_trimmed_and_stops_clean(tmp_path: Path) -> None:
         assert not [line for line in lines if "haproxy" in line.lower()], lines
         assert not [line for line in lines if line.startswith("ray::IDLE")], lines
         # One deployment of one replica, its registry inside it.
-        assert len([line for line in lines if line.startswith("ray::ServeReplica")]) == 1, lines
+        replicas = [pid for pid in started if _is_replica(pid)]
+        assert len(replicas) == 1, lines
+        # The serving path runs at niceness 0, not Ray's 15 for its workers.
+        assert os.getpriority(os.PRIO_PROCESS, replicas[0]) == 0
     finally:
         server.send_signal(signal.SIGTERM)
         try:
