@@ -11,8 +11,11 @@
    the raw engine (``DeviceEngine.forward`` on images already on the device), the
    replica path from network-size uint8 host images (what the CPU preprocessing stage
    sends: upload, normalise, engine, device decoding), and the replica path from
-   decoded images resized on the device; CUDA graphs on and off; JPEG decoding on the
-   CPU (OpenCV) against nvJPEG (torchvision) on CUDA.
+   decoded images resized on the device; CUDA graphs on and off.
+3. **JPEG decoding** of camera-sized frames (``--jpeg-sizes``, 1080p and 4K by default,
+   ``bench/photos.py``): OpenCV on the CPU, whole and at the scale the server decodes
+   for a 320x320 network (``serve_app/preprocessing``: 1/2 at 1080p, 1/4 at 4K),
+   against nvJPEG (torchvision) on CUDA, whole.
 
 It imports no Ray, pydantic or boto3 (none is on the GPU check machine): only torch,
 torchvision, onnx, onnxruntime, NumPy, OpenCV and ``serve_app``'s replica path. Writes
@@ -42,6 +45,7 @@ if str(REPO_ROOT) not in sys.path:
 import torch  # noqa: E402
 
 from bench.device_resize import prepare_on_device  # noqa: E402
+from bench.photos import SIZES, FrameSize, photo_files  # noqa: E402
 from serve_app.core.engines import DeviceKind, EngineOptions, Precision  # noqa: E402
 from serve_app.core.ids import ModelId  # noqa: E402
 from serve_app.core.predictions import Classification, Detections, Prediction  # noqa: E402
@@ -228,19 +232,50 @@ def measure_throughput(
     return results
 
 
-def measure_jpeg_decoding(device: str, count: int, seconds: float) -> dict[str, float]:
-    """ms per image: OpenCV on the CPU, and torchvision's nvJPEG decoder on CUDA."""
-    jpegs = [cv2.imencode(".jpg", generate_scene(SCENE_SEED + i).image)[1] for i in range(count)]
-    per_batch = timed(
-        lambda: [cv2.imdecode(j, cv2.IMREAD_COLOR) for j in jpegs], seconds, lambda: None
-    )
-    figures = {"opencv (cpu)": per_batch * 1e3 / count}
+PHOTO_CACHE = Path.home() / ".cache" / "rfserve-bench" / "photos"
+_REDUCED = {
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+
+
+def _no_sync() -> None:
+    """CPU work is done when the call returns."""
+
+
+def _served_scale(size: FrameSize, network_side: int = 320) -> int:
+    """The largest libjpeg scale that leaves at least ``network_side`` both ways."""
+    fits = [s for s in _REDUCED if min(size.width, size.height) // s >= network_side]
+    return max(fits, default=1)
+
+
+def _decoding_ms(
+    device: str, jpegs: list[np.ndarray], scale: int, seconds: float
+) -> dict[str, float]:
+    flag = _REDUCED.get(scale, cv2.IMREAD_COLOR)
+    whole = timed(lambda: [cv2.imdecode(j, cv2.IMREAD_COLOR) for j in jpegs], seconds, _no_sync)
+    served = timed(lambda: [cv2.imdecode(j, flag) for j in jpegs], seconds, _no_sync)
+    row = {"opencv (cpu)": whole, f"opencv 1/{scale} (cpu)": served}
     if device == "cuda":
         from torchvision.io import decode_jpeg
 
-        data = [torch.from_numpy(j.reshape(-1)) for j in jpegs]
-        per_batch = timed(lambda: decode_jpeg(data, device="cuda"), seconds, torch.cuda.synchronize)
-        figures["nvjpeg (torchvision, cuda)"] = per_batch * 1e3 / count
+        data = [torch.from_numpy(j.copy()) for j in jpegs]
+        row["nvjpeg (torchvision, cuda)"] = timed(
+            lambda: decode_jpeg(data, device="cuda"), seconds, torch.cuda.synchronize
+        )
+    return {name: per_batch * 1e3 / len(jpegs) for name, per_batch in row.items()}
+
+
+def measure_jpeg_decoding(
+    device: str, sizes: list[FrameSize], count: int, seconds: float
+) -> dict[str, dict[str, float]]:
+    """ms per image by frame size: OpenCV on the CPU whole and scaled as served, and
+    torchvision's nvJPEG decoder on CUDA."""
+    figures = {}
+    for size in sizes:
+        jpegs = [np.frombuffer(f, np.uint8) for f in photo_files(size, count, 90, PHOTO_CACHE)]
+        figures[size.label] = _decoding_ms(device, jpegs, _served_scale(size), seconds)
     return figures
 
 
@@ -291,9 +326,9 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {t['path']} | {t['batch']} | {t['cuda_graphs']} | "
             f"{t['images_per_s']:.0f} | {t['ms_per_batch']:.3f} |"
         )
-    lines += ["", "JPEG decoding, ms per image: " + ", ".join(
-        f"{k} {v:.3f}" for k, v in report["jpeg_decode_ms"].items()
-    )]  # fmt: skip
+    lines += ["", "JPEG decoding, ms per image:"]
+    for label, row in report["jpeg_decode_ms"].items():
+        lines.append(f"- {label}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
     lines += ["", "Targets: " + json.dumps(report["targets"])]
     return "\n".join(lines) + "\n"
 
@@ -305,6 +340,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=3.0, help="per throughput point")
     parser.add_argument("--images", type=int, default=8, help="per correctness check")
+    parser.add_argument(
+        "--jpeg-sizes", nargs="+", choices=sorted(SIZES), default=["1920x1080", "3840x2160"]
+    )
     parser.add_argument("--out", type=Path, help="write OUT.json and OUT.md")
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -330,7 +368,9 @@ def main() -> None:
         "precision": "fp16" if args.device == "cuda" else "fp32",
         "correctness": [asdict(c) for c in checks],
         "throughput": [asdict(t) for t in throughput],
-        "jpeg_decode_ms": measure_jpeg_decoding(args.device, 8, min(args.seconds, 1.0)),
+        "jpeg_decode_ms": measure_jpeg_decoding(
+            args.device, [SIZES[s] for s in args.jpeg_sizes], 4, min(args.seconds, 1.0)
+        ),
     }
     report["targets"] = targets(throughput)
     print(json.dumps(report["targets"]))

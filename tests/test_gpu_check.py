@@ -18,7 +18,7 @@ def test_gpu_check_runs_on_cpu_without_ray_pydantic_or_boto3(tmp_path: Path) -> 
     out = tmp_path / "check"
     arguments = [
         "--device", "cpu", "--size", "64", "--batches", "1", "2",
-        "--seconds", "0.05", "--images", "2", "--out", str(out),
+        "--seconds", "0.05", "--images", "2", "--jpeg-sizes", "640x480", "--out", str(out),
     ]  # fmt: skip
     launcher = (
         "import runpy, sys; "
@@ -40,6 +40,8 @@ def test_gpu_check_runs_on_cpu_without_ray_pydantic_or_boto3(tmp_path: Path) -> 
     paths = {(t["path"], t["batch"]) for t in report["throughput"]}
     assert len(paths) == 6 and all(t["images_per_s"] > 0 for t in report["throughput"])
     assert "| raw engine | 2 |" in out.with_suffix(".md").read_text()
+    assert set(report["jpeg_decode_ms"]) == {"640x480"}
+    assert all(ms > 0 for ms in report["jpeg_decode_ms"]["640x480"].values())
 
 
 def test_without_cuda_the_default_run_says_so_and_stops() -> None:
