@@ -45,7 +45,7 @@ if str(REPO_ROOT) not in sys.path:
 import torch  # noqa: E402
 
 from bench.device_resize import prepare_on_device  # noqa: E402
-from bench.photos import SIZES, FrameSize, photo_files  # noqa: E402
+from bench.photos import PHOTO_CACHE, SIZES, FrameSize, photo_files  # noqa: E402
 from serve_app.core.engines import DeviceKind, EngineOptions, Precision  # noqa: E402
 from serve_app.core.ids import ModelId  # noqa: E402
 from serve_app.core.predictions import Classification, Detections, Prediction  # noqa: E402
@@ -232,7 +232,6 @@ def measure_throughput(
     return results
 
 
-PHOTO_CACHE = Path.home() / ".cache" / "rfserve-bench" / "photos"
 _REDUCED = {
     2: cv2.IMREAD_REDUCED_COLOR_2,
     4: cv2.IMREAD_REDUCED_COLOR_4,

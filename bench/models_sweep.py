@@ -27,9 +27,8 @@ from pathlib import Path
 
 from bench import sweep, sweep_report
 from bench.launch import REPO
-from bench.photos import SIZES, photo_files
+from bench.photos import PHOTO_CACHE, SIZES, photo_files
 from bench.report import machine_info
-from bench.size_sweep import CACHE
 
 BUNDLED = REPO / "serve_app" / "assets" / "models"
 WARM_ROUNDS = 3
@@ -84,7 +83,7 @@ def lay_out_copies(
 
 def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     args = parse_args(argv)
-    files = photo_files(SIZES[args.size], args.images, args.jpeg_quality, CACHE)
+    files = photo_files(SIZES[args.size], args.images, args.jpeg_quality, PHOTO_CACHE)
     images = [base64.b64encode(f).decode() for f in files]
     with tempfile.TemporaryDirectory(prefix="models-sweep-") as workdir:
         models_dir = Path(workdir) / "models"

@@ -22,6 +22,8 @@ from tools.shapes import Scene, generate_scene
 
 PHOTO_SEED_START = 3_000_000
 """Above the shapes' training, evaluation and ``bench.payloads`` seeds."""
+PHOTO_CACHE = Path.home() / ".cache" / "rfserve-bench" / "photos"
+"""Where :func:`photo_files` keeps the frames it makes, for every script that sends them."""
 _VERSION = 1
 """Bumped whenever a seed's frame changes, so cached files are made again."""
 

@@ -31,11 +31,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import sweep, sweep_report
-from bench.photos import SIZES, photo_files
+from bench.photos import PHOTO_CACHE, SIZES, photo_files
 from bench.report import machine_info
 
 DEFAULT_POINTS = ("640x480:1,8,32", "1920x1080:1,8", "3840x2160:1,8")
-CACHE = Path.home() / ".cache" / "rfserve-bench" / "photos"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -61,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     points = [(size, [int(c) for c in clients.split(",")]) for size, clients in
               (item.split(":") for item in args.points)]  # fmt: skip
     files = {
-        size: photo_files(SIZES[size], args.images, args.jpeg_quality, CACHE) for size, _ in points
+        size: photo_files(SIZES[size], args.images, args.jpeg_quality, PHOTO_CACHE)
+        for size, _ in points
     }
     images = {size: [base64.b64encode(f).decode() for f in fs] for size, fs in files.items()}
     record: dict[str, object] = {
