@@ -58,6 +58,7 @@ from serve_app.engines.base import DeviceEngine  # noqa: E402
 from serve_app.engines.builds import optimised_build  # noqa: E402
 from serve_app.engines.factory import OnnxEngineFactory  # noqa: E402
 from serve_app.engines.selection import select_engine  # noqa: E402
+from serve_app.preprocessing.jpeg_scale import reduced_scale  # noqa: E402
 from serve_app.preprocessing.prepare import prepare_image  # noqa: E402
 from serve_app.replica.engine_switch import EngineSwitch  # noqa: E402
 from serve_app.replica.loaded_model import LoadedModel  # noqa: E402
@@ -232,30 +233,23 @@ def measure_throughput(
     return results
 
 
-_REDUCED = {
-    2: cv2.IMREAD_REDUCED_COLOR_2,
-    4: cv2.IMREAD_REDUCED_COLOR_4,
-    8: cv2.IMREAD_REDUCED_COLOR_8,
-}
-
-
 def _no_sync() -> None:
     """CPU work is done when the call returns."""
 
 
-def _served_scale(size: FrameSize, network_side: int = 320) -> int:
-    """The largest libjpeg scale that leaves at least ``network_side`` both ways."""
-    fits = [s for s in _REDUCED if min(size.width, size.height) // s >= network_side]
-    return max(fits, default=1)
+def _served_scale(size: FrameSize, network_side: int = 320) -> tuple[int, int]:
+    """The scale the server decodes a frame at for a square network, and its flag."""
+    served = reduced_scale(size.width, size.height, (network_side, network_side))
+    return served or (1, cv2.IMREAD_COLOR)
 
 
 def _decoding_ms(
-    device: str, jpegs: list[np.ndarray], scale: int, seconds: float
+    device: str, jpegs: list[np.ndarray], served: tuple[int, int], seconds: float
 ) -> dict[str, float]:
-    flag = _REDUCED.get(scale, cv2.IMREAD_COLOR)
+    scale, flag = served
     whole = timed(lambda: [cv2.imdecode(j, cv2.IMREAD_COLOR) for j in jpegs], seconds, _no_sync)
-    served = timed(lambda: [cv2.imdecode(j, flag) for j in jpegs], seconds, _no_sync)
-    row = {"opencv (cpu)": whole, f"opencv 1/{scale} (cpu)": served}
+    scaled = timed(lambda: [cv2.imdecode(j, flag) for j in jpegs], seconds, _no_sync)
+    row = {"opencv (cpu)": whole, f"opencv 1/{scale} (cpu)": scaled}
     if device == "cuda":
         from torchvision.io import decode_jpeg
 

@@ -26,6 +26,7 @@ from PIL import Image, UnidentifiedImageError
 
 from serve_app.core.requests import ImagePayload, ImageType
 from serve_app.errors import InvalidImageError
+from serve_app.preprocessing.jpeg_scale import reduced_scale
 from serve_app.preprocessing.numpy_payload import check_pixels, load_numpy_image
 from serve_app.preprocessing.url_fetch import UrlFetchPolicy, fetch_url
 
@@ -34,12 +35,6 @@ from serve_app.preprocessing.url_fetch import UrlFetchPolicy, fetch_url
 Image.MAX_IMAGE_PIXELS = None
 
 
-# libjpeg's scales, coarsest first, and OpenCV's flag for each.
-_JPEG_SCALES = (
-    (8, cv2.IMREAD_REDUCED_COLOR_8),
-    (4, cv2.IMREAD_REDUCED_COLOR_4),
-    (2, cv2.IMREAD_REDUCED_COLOR_2),
-)
 # EXIF orientations 5-8 turn the image a quarter: its width and height swap.
 _EXIF_ORIENTATION = 0x0112
 _QUARTER_TURNS = frozenset({5, 6, 7, 8})
@@ -128,14 +123,10 @@ def _decode_reduced(
     does, or where the decoder's size is not the header's at that scale (then the
     map back could not be trusted, and the image is decoded whole)."""
     width, height = header.oriented_size(auto_orient)
-    fitting = [
-        (scale, flag)
-        for scale, flag in _JPEG_SCALES
-        if width >= scale * at_least[0] and height >= scale * at_least[1]
-    ]
-    if not fitting:
+    chosen = reduced_scale(width, height, at_least)
+    if chosen is None:
         return None
-    scale, flag = fitting[0]
+    scale, flag = chosen
     if not auto_orient:
         flag |= cv2.IMREAD_IGNORE_ORIENTATION
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
